@@ -1,0 +1,94 @@
+"""The app's settings: one ``AIGEN`` dict in the host project's settings.
+
+Read lazily through ``aigen_settings.NAME`` so ``override_settings(AIGEN=...)`` works;
+unknown keys are rejected with a message naming the key, because a misspelt setting
+that silently falls back to its default is worse than a crash at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Gemini API key. None falls back to the env vars AI_API_KEY, GEMINI_API_KEY,
+    # GOOGLE_API_KEY (in that order).
+    "API_KEY": None,
+    # Model id. None falls back to env AI_MODEL, then the client's default model.
+    "MODEL": None,
+    # API base URL. None falls back to env AI_BASE_URL, then Google's v1beta endpoint.
+    "BASE_URL": None,
+    # Seconds allowed for one HTTP attempt.
+    "TIMEOUT": 120.0,
+    # Retries after the first attempt (on 408/429/5xx, timeouts, connection errors).
+    "MAX_RETRIES": 3,
+    # The longest server-requested wait the client sleeps; longer waits raise
+    # RateLimitError at once so the caller can reschedule.
+    "MAX_RETRY_WAIT": 30.0,
+    # Seconds allowed for a whole call, all attempts and waits included.
+    "DEADLINE": 300.0,
+    # Proactive client-side limits (None: no limit).
+    "REQUESTS_PER_MINUTE": None,
+    "MAX_IN_FLIGHT": None,
+    # Constraints sent as systemInstruction. None: the built-in text; "" sends none.
+    "SYSTEM_INSTRUCTION": None,
+    # safetySettings sent with every request: list of {"category", "threshold"}.
+    "SAFETY_SETTINGS": None,
+    # Storage alias (a key of settings.STORAGES) for images and assets.
+    "STORAGE": "default",
+    # Task backend alias (a key of settings.TASKS) used to run generations.
+    "TASK_BACKEND": "default",
+    # Queue name used to enqueue generations.
+    "TASK_QUEUE": "default",
+    # Seconds after which a running generation counts as stuck (aigen_recover).
+    "GENERATION_DEADLINE": 900.0,
+    # Task runs per generation before it fails for good (crashes, rate-limit deferrals).
+    "TASK_MAX_ATTEMPTS": 5,
+    # Generations a user may start per day (None: unlimited).
+    "USER_DAILY_LIMIT": None,
+}
+
+
+class AigenSettings:
+    """Attribute access to ``settings.AIGEN`` merged over ``DEFAULTS``."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._cache is None:
+            user = getattr(settings, "AIGEN", None) or {}
+            if not isinstance(user, dict):
+                raise ImproperlyConfigured("settings.AIGEN must be a dict.")
+            unknown = sorted(set(user) - set(DEFAULTS))
+            if unknown:
+                raise ImproperlyConfigured(
+                    f"Unknown key(s) in settings.AIGEN: {', '.join(unknown)}. "
+                    f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+                )
+            self._cache = {**DEFAULTS, **user}
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid aigen setting: {name!r}")
+        return self._load()[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._load())
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+aigen_settings = AigenSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AIGEN":
+        aigen_settings.reload()
