@@ -59,7 +59,7 @@ class ModelSpec:
 
 
 def _round16(value: float) -> int:
-    return max(16, int(round(value / 16.0)) * 16)
+    return max(16, round(value / 16.0) * 16)
 
 
 DEFAULT_MODEL = "gemini-nano-banana-2.1"

@@ -1,0 +1,296 @@
+"""``AIGenerationClient``: the request/retry/limit loop around the Gemini wire format.
+
+The wire format (payload, reply parsing, error mapping) lives in ``gemini.py``; this
+module owns the flow: validate, limit, send, retry what is retryable, honour the
+server's wait, enforce time limits, fit the image to the exact size, and log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_exponential_jitter
+
+from . import gemini
+from .catalog import DEFAULT_MODEL, choose_tier, get_model_spec, nearest_ratio, validate_size
+from .errors import (
+    ConfigurationError,
+    GenerationError,
+    GenerationTimeoutError,
+    RateLimitError,
+    TransportError,
+)
+from .imaging import fit_exact
+from .limiter import RateLimiter
+from .transport import LoopPools
+from .types import GenerationRequest, GenerationResponse
+
+logger = logging.getLogger("aigen.client")
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+API_KEY_ENV_VARS = ("AI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Passed to ``on_retry`` before each wait: what failed and how long we wait."""
+
+    generation_id: str
+    attempt: int
+    error: GenerationError
+    wait: float
+
+
+@dataclass
+class _Call:
+    generation_id: str
+    model: str
+    body: bytes
+    deadline: float
+    attempts: int = 0
+    deadline_hit: bool = False
+
+
+class _PastDeadline(stop_base):
+    """Stop retrying when the next wait would end past the call's deadline."""
+
+    def __init__(self, call: _Call) -> None:
+        self.call = call
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if time.monotonic() + retry_state.upcoming_sleep >= self.call.deadline:
+            self.call.deadline_hit = True
+            return True
+        return False
+
+
+def _failure(retry_state: RetryCallState) -> GenerationError:
+    """The error of the attempt tenacity is deciding about (only GenerationErrors retry)."""
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if not isinstance(exc, GenerationError):
+        raise RuntimeError("retry decision without a GenerationError outcome")
+    return exc
+
+
+class AIGenerationClient:
+    """Async client for Gemini image generation. Safe to share: one object serves any
+    number of event loops (see ``transport.LoopPools``) and threads."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 120,
+        max_retries: int = 3,
+        *,
+        base_url: str | None = None,
+        max_retry_wait: float = 30.0,
+        deadline: float = 300.0,
+        limiter: RateLimiter | None = None,
+        system_instruction: Any = _DEFAULT,
+        safety_settings: list[dict[str, str]] | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_connections: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), "")
+        if not key:
+            raise ConfigurationError(
+                "No Gemini API key: pass api_key= or set the AI_API_KEY environment variable."
+            )
+        if max_retries < 0:
+            raise ConfigurationError("max_retries must be >= 0")
+        if timeout <= 0 or deadline <= 0:
+            raise ConfigurationError("timeout and deadline must be positive")
+        self._api_key = key
+        self.model = model or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+        self.base_url = (base_url or os.environ.get("AI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.max_retry_wait = float(max_retry_wait)
+        self.deadline = float(deadline)
+        self.limiter = limiter
+        self.system_instruction = (
+            gemini.DEFAULT_SYSTEM_INSTRUCTION if system_instruction is _DEFAULT
+            else system_instruction
+        )
+        self.safety_settings = safety_settings
+        self.on_retry = on_retry
+        self._sleep = sleep
+        self._transport = transport
+        self._max_connections = max_connections
+        self.pools = LoopPools(self._new_pool)
+
+    def __repr__(self) -> str:
+        return f"<AIGenerationClient model={self.model!r} base_url={self.base_url!r}>"
+
+    def _new_pool(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._transport,
+            headers={"x-goog-api-key": self._api_key, "content-type": "application/json"},
+            timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
+            limits=httpx.Limits(max_connections=self._max_connections,
+                                max_keepalive_connections=32),
+        )
+
+    async def __aenter__(self) -> AIGenerationClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.pools.close()
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        """Generate one image of exactly ``request.width`` x ``request.height``."""
+        started = time.monotonic()
+        validate_size(request.width, request.height)
+        model = request.model or self.model
+        spec = get_model_spec(model)
+        ratio = nearest_ratio(spec, request.width, request.height)
+        tier = choose_tier(spec, ratio, request.width, request.height)
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        payload = gemini.build_payload(
+            request, spec, seed=seed, aspect_ratio=ratio, image_size=tier,
+            system_instruction=self.system_instruction, safety_settings=self.safety_settings,
+        )
+        call = _Call(
+            generation_id=request.generation_id or str(uuid.uuid4()),
+            model=model,
+            body=json.dumps(payload, separators=(",", ":")).encode(),
+            deadline=started + self.deadline,
+        )
+        reply = await self._send_with_retries(call)
+        image, mime, _ = await asyncio.to_thread(
+            fit_exact, reply.image_data, request.width, request.height
+        )
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        logger.info(
+            "generation succeeded id=%s model=%s attempts=%d latency_ms=%d ratio=%s size=%s",
+            call.generation_id, model, call.attempts, elapsed_ms, ratio, tier,
+        )
+        return GenerationResponse(
+            image_data=image, generation_id=call.generation_id, seed=seed,
+            inference_time_ms=elapsed_ms, mime_type=mime, width=request.width,
+            height=request.height, model=model, model_turn=reply.model_turn, text=reply.text,
+            usage=reply.usage, model_version=reply.model_version,
+            response_id=reply.response_id, finish_reason=reply.finish_reason,
+            attempts=call.attempts, aspect_ratio=ratio, image_size=tier,
+        )
+
+    async def _send_with_retries(self, call: _Call) -> gemini.ParsedReply:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(self._is_retryable),
+            wait=self._wait_for,
+            stop=stop_after_attempt(self.max_retries + 1) | _PastDeadline(call),
+            sleep=self._sleep,
+            before_sleep=lambda rs: self._before_sleep(call, rs),
+            retry_error_callback=lambda rs: self._give_up(call, rs),
+        )
+        try:
+            reply: gemini.ParsedReply = await retrying(self._attempt, call)
+        except GenerationError as exc:
+            exc.attempts = call.attempts
+            logger.warning(
+                "generation failed id=%s model=%s attempts=%d code=%s error=%s",
+                call.generation_id, call.model, call.attempts, exc.code, exc.message,
+            )
+            raise
+        return reply
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        if not isinstance(exc, GenerationError) or not exc.retryable:
+            return False
+        if isinstance(exc, RateLimitError):
+            # A daily quota or a wait longer than we may sleep goes back to the caller
+            # at once, so it can reschedule instead of holding a worker.
+            return not exc.per_day and (exc.retry_after or 0.0) <= self.max_retry_wait
+        return True
+
+    def _wait_for(self, retry_state: RetryCallState) -> float:
+        exc = _failure(retry_state)
+        server_wait = getattr(exc, "retry_after", None)
+        if server_wait is not None:
+            return float(server_wait)
+        backoff = wait_exponential_jitter(initial=1, exp_base=2, max=self.max_retry_wait, jitter=1)
+        return float(backoff(retry_state))
+
+    def _before_sleep(self, call: _Call, retry_state: RetryCallState) -> None:
+        exc = _failure(retry_state)
+        wait = retry_state.upcoming_sleep
+        logger.info(
+            "retrying id=%s model=%s attempt=%d code=%s wait=%.3fs",
+            call.generation_id, call.model, call.attempts, exc.code, wait,
+        )
+        if self.on_retry is not None:
+            self.on_retry(RetryEvent(call.generation_id, call.attempts, exc, wait))
+
+    def _give_up(self, call: _Call, retry_state: RetryCallState) -> Any:
+        exc = _failure(retry_state)
+        if call.deadline_hit:
+            raise GenerationTimeoutError(
+                self.deadline,
+                f"Gave up after {call.attempts} attempt(s): the {self.deadline:g}s deadline "
+                f"would pass before the next try (last error: {exc})",
+                attempts=call.attempts,
+            ) from exc
+        raise exc
+
+    async def _attempt(self, call: _Call) -> gemini.ParsedReply:
+        call.attempts += 1
+        remaining = call.deadline - time.monotonic()
+        if remaining <= 0:
+            call.deadline_hit = True
+            raise GenerationTimeoutError(self.deadline, attempts=call.attempts)
+        limit = min(self.timeout, remaining)
+        started = time.monotonic()
+        status = 0
+        try:
+            async with asyncio.timeout(limit):
+                if self.limiter is not None:
+                    async with self.limiter.slot(call.model):
+                        status, headers, body = await self._post(call)
+                else:
+                    status, headers, body = await self._post(call)
+                if status == 200:
+                    return gemini.parse_reply(body)
+                error = gemini.error_from_reply(status, headers, body)
+                if isinstance(error, RateLimitError) and self.limiter is not None:
+                    self.limiter.cooldown(call.model, error.retry_after or 0.0)
+                raise error
+        except TimeoutError as exc:
+            status = -1
+            raise GenerationTimeoutError(limit, attempts=call.attempts) from exc
+        finally:
+            logger.info(
+                "attempt id=%s model=%s attempt=%d status=%s latency_ms=%d",
+                call.generation_id, call.model, call.attempts, status or "error",
+                int((time.monotonic() - started) * 1000),
+            )
+
+    async def _post(self, call: _Call) -> tuple[int, httpx.Headers, bytes]:
+        pool = await self.pools.get()
+        url = f"{self.base_url}/models/{call.model}:generateContent"
+        try:
+            response = await pool.post(url, content=call.body)
+        except httpx.TimeoutException:
+            raise GenerationTimeoutError(self.timeout) from None
+        except httpx.TransportError as exc:
+            # Connection refused/reset, protocol errors: the message names no key.
+            raise TransportError(f"connection error: {type(exc).__name__}: {exc}") from None
+        return response.status_code, response.headers, response.content
