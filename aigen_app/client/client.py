@@ -8,7 +8,6 @@ server's wait, enforce time limits, fit the image to the exact size, and log.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -172,7 +171,7 @@ class AIGenerationClient:
         call = _Call(
             generation_id=request.generation_id or str(uuid.uuid4()),
             model=model,
-            body=json.dumps(payload, separators=(",", ":")).encode(),
+            body=gemini.encode_payload(payload),
             deadline=started + self.deadline,
         )
         reply = await self._send_with_retries(call)
