@@ -48,8 +48,14 @@ DEFAULTS: dict[str, Any] = {
     "GENERATION_DEADLINE": 900.0,
     # Task runs per generation before it fails for good (crashes, rate-limit deferrals).
     "TASK_MAX_ATTEMPTS": 5,
-    # Generations a user may start per day (None: unlimited).
+    # Generations a user may start per day (None: unlimited). Days are calendar days in
+    # settings.TIME_ZONE; retries of a generation do not count again.
     "USER_DAILY_LIMIT": None,
+    # Largest reference image or media asset accepted, in bytes: the API takes inline
+    # images only, and every byte is stored and re-sent with each refinement.
+    "MAX_IMAGE_BYTES": 20 * 1024 * 1024,
+    # Seconds to defer a rate-limited generation when the API names no wait.
+    "RATE_LIMIT_DEFAULT_WAIT": 60.0,
 }
 
 

@@ -67,8 +67,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads/processes write (web, worker): wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads/processes write (web, worker). IMMEDIATE takes the write lock when a
+    # transaction begins, so read-then-write transactions (turn positions, daily quota)
+    # serialize instead of failing with "database is locked" on the lock upgrade; the
+    # timeout makes writers wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
