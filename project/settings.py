@@ -1,5 +1,6 @@
 """Settings of the demo/dev project. Environment: DATABASE_URL, REDIS_URL, AI_API_KEY,
-AI_MODEL, AI_BASE_URL (the last three are read by the client itself)."""
+AI_MODEL, AI_BASE_URL (the last three are read by the client itself), AIGEN_TASK_BACKEND,
+DJANGO_MEDIA_ROOT."""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / "media"
+# DJANGO_MEDIA_ROOT lets a worker process share a test's temporary media directory.
+MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 

@@ -1,0 +1,64 @@
+"""The one ``AIGenerationClient`` the Django side uses, built from ``settings.AIGEN``.
+
+Cached per process (the client keeps a connection pool per event loop, so one object
+serves every thread and ``async_to_sync`` call) and rebuilt when ``AIGEN`` changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .client import AIGenerationClient, LocalRateLimiter
+from .conf import aigen_settings
+
+_client: AIGenerationClient | None = None
+_lock = threading.Lock()
+
+
+def build_client() -> AIGenerationClient:
+    """A new client from the current settings. Raises the client's ConfigurationError
+    (a ValueError naming the fix) when no API key is configured."""
+    conf = aigen_settings
+    options: dict[str, Any] = {
+        "base_url": conf.BASE_URL,
+        "max_retry_wait": float(conf.MAX_RETRY_WAIT),
+        "deadline": float(conf.DEADLINE),
+        "safety_settings": conf.SAFETY_SETTINGS,
+    }
+    if conf.REQUESTS_PER_MINUTE is not None or conf.MAX_IN_FLIGHT is not None:
+        options["limiter"] = LocalRateLimiter(
+            requests_per_minute=conf.REQUESTS_PER_MINUTE, max_in_flight=conf.MAX_IN_FLIGHT
+        )
+    if conf.SYSTEM_INSTRUCTION is not None:
+        # None keeps the client's built-in instruction; "" sends none.
+        options["system_instruction"] = conf.SYSTEM_INSTRUCTION or None
+    return AIGenerationClient(
+        conf.API_KEY, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
+    )
+
+
+def get_client() -> AIGenerationClient:
+    """The process-wide client, built on first use."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = build_client()
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client; the next ``get_client()`` builds a new one. Its pools
+    close with the event loops that opened them."""
+    global _client
+    with _lock:
+        _client = None
+
+
+@receiver(setting_changed)
+def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AIGEN":
+        reset_client()

@@ -1,0 +1,58 @@
+"""``manage.py aigen_recover``: settle generations whose run was lost.
+
+Safe to run at any time and repeatedly; meant for a schedule (cron every few minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from argparse import ArgumentParser, ArgumentTypeError
+from dataclasses import asdict
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from ...services import recover_generations
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0:
+        raise ArgumentTypeError("must be zero or more seconds")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Queue again, or fail with a reason, generations stuck 'running' past their "
+        "deadline (AIGEN['GENERATION_DEADLINE']) and re-send 'pending' ones nobody ran."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--pending-after", type=seconds, default=None, metavar="SECONDS",
+            help="Re-send pending generations queued longer ago than this "
+                 "(default: AIGEN['GENERATION_DEADLINE']).",
+        )
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help="Print what was done as JSON.")
+
+    def handle(self, *args: Any, pending_after: float | None, as_json: bool,
+               **options: Any) -> None:
+        report = recover_generations(pending_after=pending_after)
+        if as_json:
+            self.stdout.write(json.dumps(asdict(report)))
+            return
+        for label, ids in (("queued again", report.requeued), ("failed", report.failed),
+                           ("re-sent", report.resent)):
+            for generation_id in ids:
+                self.stdout.write(f"{label}: {generation_id}")
+        total = len(report.requeued) + len(report.failed) + len(report.resent)
+        self.stdout.write(
+            f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
+            f"{len(report.resent)} re-sent." if total else "Nothing to recover."
+        )

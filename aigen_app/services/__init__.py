@@ -1,0 +1,35 @@
+"""The service layer: the only code that writes the app's rows. Synchronous; views,
+admin, commands and tasks call these and stay thin.
+
+- ``create_generation`` / ``refine``: store a pending generation and its user turn,
+  queue the work after commit.
+- ``run_generation``: the task body (claim, call the API, record the outcome).
+- ``retry_generation`` / ``cancel_generation``.
+- ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
+- ``add_media_asset``: store an uploaded asset, deduplicated per owner.
+- ``history_for``: the conversation history a generation is sent with.
+- Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
+"""
+
+from .assets import add_media_asset
+from .creation import create_generation, refine
+from .errors import InvalidGenerationState, QuotaExceeded, ServiceError
+from .lifecycle import Recovery, cancel_generation, recover_generations, retry_generation
+from .running import build_request, run_generation
+from .turns import history_for
+
+__all__ = [
+    "InvalidGenerationState",
+    "QuotaExceeded",
+    "Recovery",
+    "ServiceError",
+    "add_media_asset",
+    "build_request",
+    "cancel_generation",
+    "create_generation",
+    "history_for",
+    "recover_generations",
+    "refine",
+    "retry_generation",
+    "run_generation",
+]

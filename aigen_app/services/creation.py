@@ -1,0 +1,225 @@
+"""Starting generations: ``create_generation`` opens a conversation, ``refine`` continues
+one. Both validate, store the pending row and its user turn in one transaction, and
+enqueue the work once that transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from ..conf import aigen_settings
+from ..models import (
+    Conversation,
+    Generation,
+    GenerationAsset,
+    GenerationStatus,
+    MediaAsset,
+    TurnRole,
+)
+from ..storage import FileBatch, ImageInfo, written_files
+from . import inputs, turns
+from .errors import InvalidGenerationState, QuotaExceeded
+from .queueing import enqueue_on_commit
+
+TITLE_LENGTH = 80
+
+
+@dataclass
+class _Spec:
+    """A validated request, ready to store."""
+
+    owner: Any
+    prompt: str
+    width: int
+    height: int
+    model: str
+    seed: int | None
+    enable_grounding: bool
+    idempotency_key: str | None
+    reference: tuple[bytes, ImageInfo] | None = None
+    assets: list[MediaAsset] = field(default_factory=list)
+
+
+def create_generation(
+    prompt: str,
+    *,
+    owner: Any = None,
+    width: int = 1024,
+    height: int = 1024,
+    model: str | None = None,
+    seed: int | None = None,
+    reference_image: inputs.ImageInput | None = None,
+    media_assets: Sequence[MediaAsset] = (),
+    enable_grounding: bool = False,
+    idempotency_key: str | None = None,
+    title: str | None = None,
+) -> Generation:
+    """Start a generation in a new conversation and queue it.
+
+    With ``idempotency_key``, a second call by the same owner returns the first
+    generation unchanged (and never calls the API again). Raises ``ValidationError``
+    for bad input and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``.
+    """
+    existing = _existing(owner, idempotency_key)
+    if existing is not None:
+        return existing
+    spec = _validated(owner, prompt, width, height, model or "", seed, reference_image,
+                      media_assets, enable_grounding, idempotency_key, history_images=0)
+
+    def conversation() -> Conversation:
+        return Conversation.objects.create(owner=owner, title=_title(title, prompt))
+
+    return _store(spec, conversation, parent=None)
+
+
+def refine(
+    generation: Generation,
+    prompt: str,
+    *,
+    owner: Any = None,
+    width: int | None = None,
+    height: int | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    reference_image: inputs.ImageInput | None = None,
+    media_assets: Sequence[MediaAsset] = (),
+    enable_grounding: bool | None = None,
+    idempotency_key: str | None = None,
+) -> Generation:
+    """Continue ``generation``'s conversation with a new prompt and queue it.
+
+    The parent must have succeeded. The new generation's history is the parent's line
+    (see ``turns.history_for``); size, model and grounding default to the parent's,
+    the owner to the parent's owner.
+    """
+    parent = Generation.objects.get(pk=generation.pk)
+    if parent.status != GenerationStatus.SUCCEEDED:
+        raise InvalidGenerationState(
+            f"Only a succeeded generation can be refined; this one is {parent.status}."
+        )
+    owner = owner if owner is not None else parent.owner
+    existing = _existing(owner, idempotency_key)
+    if existing is not None:
+        return existing
+    history_images = turns.count_images(turns.history_turns(turns.lineage(parent)))
+    spec = _validated(
+        owner, prompt, parent.width if width is None else width,
+        parent.height if height is None else height,
+        parent.model if model is None else model, seed, reference_image, media_assets,
+        parent.enable_grounding if enable_grounding is None else enable_grounding,
+        idempotency_key, history_images=history_images,
+    )
+    return _store(spec, lambda: turns.lock_conversation(parent.conversation_id), parent=parent)
+
+
+def _validated(
+    owner: Any, prompt: str, width: int, height: int, model: str, seed: int | None,
+    reference_image: inputs.ImageInput | None, media_assets: Sequence[MediaAsset],
+    enable_grounding: bool, idempotency_key: str | None, *, history_images: int,
+) -> _Spec:
+    spec = _Spec(
+        owner=owner, prompt=inputs.clean_prompt(prompt), model=model,
+        width=inputs.check_size(width, height)[0], height=height,
+        seed=inputs.check_seed(seed), enable_grounding=bool(enable_grounding),
+        idempotency_key=idempotency_key or None,
+        assets=inputs.check_assets(media_assets, owner),
+    )
+    if reference_image is not None:
+        spec.reference = inputs.read_image(reference_image, "reference image")
+    images = history_images + len(spec.assets) + (1 if spec.reference else 0)
+    inputs.check_model(model, grounding=spec.enable_grounding, input_images=images)
+    return spec
+
+
+def _store(spec: _Spec, conversation: Any, parent: Generation | None) -> Generation:
+    try:
+        with written_files() as files, transaction.atomic():
+            # Lock order everywhere: owner row, then conversation row.
+            _enforce_daily_limit(spec.owner)
+            generation = _insert(spec, conversation(), parent, files)
+            enqueue_on_commit(generation.pk)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        existing = _existing(spec.owner, spec.idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return generation
+
+
+def _insert(spec: _Spec, conversation: Conversation, parent: Generation | None,
+            files: FileBatch) -> Generation:
+    reference_name = ""
+    if spec.reference is not None:
+        data, info = spec.reference
+        reference_name = files.save("references", data, info.mime_type)
+    generation = Generation.objects.create(
+        owner=spec.owner, conversation=conversation, parent=parent, prompt=spec.prompt,
+        width=spec.width, height=spec.height, model=spec.model, seed=spec.seed,
+        enable_grounding=spec.enable_grounding, idempotency_key=spec.idempotency_key or "",
+        reference_image=reference_name,
+        reference_mime_type=spec.reference[1].mime_type if spec.reference else "",
+        queued_at=timezone.now(),
+    )
+    GenerationAsset.objects.bulk_create(
+        GenerationAsset(generation=generation, asset=asset, position=index)
+        for index, asset in enumerate(spec.assets)
+    )
+    turns.append_turn(conversation, generation, TurnRole.USER,
+                      _user_parts(spec, reference_name))
+    return generation
+
+
+def _user_parts(spec: _Spec, reference_name: str) -> list[turns.PartRecord]:
+    """The user turn in the order the client sends it: reference image, prompt, assets."""
+    parts: list[turns.PartRecord] = []
+    if spec.reference is not None:
+        parts.append(_image_part(reference_name, spec.reference[1]))
+    parts.append(turns.PartRecord(text=spec.prompt))
+    for asset in spec.assets:
+        parts.append(turns.PartRecord(
+            image_name=asset.image.name or "", mime_type=asset.mime_type,
+            byte_size=asset.byte_size, sha256=asset.sha256,
+        ))
+    return parts
+
+
+def _image_part(name: str, info: ImageInfo) -> turns.PartRecord:
+    return turns.PartRecord(image_name=name, mime_type=info.mime_type,
+                            byte_size=info.byte_size, sha256=info.sha256)
+
+
+def _existing(owner: Any, key: str | None) -> Generation | None:
+    if not key:
+        return None
+    return Generation.objects.filter(owner=owner, idempotency_key=key).first()
+
+
+def _enforce_daily_limit(owner: Any) -> None:
+    """Count today's generations with the owner's row locked, so concurrent requests
+    cannot both take the last slot."""
+    limit = aigen_settings.USER_DAILY_LIMIT
+    if limit is None or owner is None:
+        return
+    no_key = connection.features.has_select_for_no_key_update
+    user_model = get_user_model()
+    list(user_model._default_manager.select_for_update(no_key=no_key)
+         .filter(pk=owner.pk).values_list("pk", flat=True))
+    used = Generation.objects.started_today_by(owner).count()
+    if used >= int(limit):
+        midnight = datetime.combine(timezone.localdate() + timedelta(days=1), time.min)
+        raise QuotaExceeded(int(limit), used, timezone.make_aware(midnight))
+
+
+def _title(title: str | None, prompt: str) -> str:
+    if title:
+        return title[:200]
+    text = " ".join(prompt.split())
+    return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1].rstrip() + "…"
+

@@ -1,0 +1,38 @@
+"""Errors the services raise for requests they refuse. Bad input raises Django's
+``ValidationError`` (with a ``code``); these cover refusals that are not about input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ServiceError(Exception):
+    """Base of the services' refusals; ``code`` is stable for API clients."""
+
+    code = "service_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QuotaExceeded(ServiceError):
+    """The owner already started ``limit`` generations today."""
+
+    code = "daily_quota_exceeded"
+
+    def __init__(self, limit: int, used: int, resets_at: datetime) -> None:
+        super().__init__(
+            f"Daily generation limit reached: {used} of {limit} used today; "
+            f"it resets at {resets_at.isoformat()}."
+        )
+        self.limit = limit
+        self.used = used
+        self.resets_at = resets_at
+
+
+class InvalidGenerationState(ServiceError):
+    """The generation's status does not allow the operation (refining a failed one,
+    cancelling a finished one...)."""
+
+    code = "invalid_state"

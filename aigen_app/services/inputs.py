@@ -1,0 +1,109 @@
+"""Checking what callers ask for, before anything is stored or paid for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+
+from ..client import get_model_spec
+from ..client.catalog import MAX_EDGE
+from ..conf import aigen_settings
+from ..models import MediaAsset
+from ..storage import ImageInfo, inspect_image
+
+# What the API accepts as inline input images that Pillow can also measure.
+ACCEPTED_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+SEED_RANGE = (-(2**31), 2**31 - 1)  # the API's int32
+
+ImageInput = bytes | File[Any]
+
+
+def clean_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValidationError("The prompt is empty.", code="prompt_empty")
+    return prompt
+
+
+def check_size(width: object, height: object) -> tuple[int, int]:
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(f"{name} must be an integer.", code="invalid_size")
+        if not 1 <= value <= MAX_EDGE:
+            raise ValidationError(f"{name} must be between 1 and {MAX_EDGE} pixels.",
+                                  code="invalid_size")
+    return width, height  # type: ignore[return-value]
+
+
+def check_seed(seed: object) -> int | None:
+    if seed is None:
+        return None
+    if not isinstance(seed, int) or isinstance(seed, bool) or not (
+        SEED_RANGE[0] <= seed <= SEED_RANGE[1]
+    ):
+        raise ValidationError("seed must be a 32-bit integer.", code="invalid_seed")
+    return seed
+
+
+def check_model(model: str, *, grounding: bool, input_images: int) -> None:
+    """Refuse what the model's capabilities rule out (the API would answer 400)."""
+    spec = get_model_spec(model or aigen_settings.MODEL or "")
+    if grounding and not spec.grounding:
+        raise ValidationError(f"Model {spec.name} does not support grounding.",
+                              code="grounding_unsupported")
+    if input_images > spec.max_input_images:
+        raise ValidationError(
+            f"Model {spec.name} accepts at most {spec.max_input_images} input images; this "
+            f"request needs {input_images} (reference image, media assets and the images "
+            "earlier in the conversation).",
+            code="too_many_images",
+        )
+
+
+def read_image(value: ImageInput, what: str) -> tuple[bytes, ImageInfo]:
+    """The bytes and measurements of an uploaded image, or a ValidationError."""
+    limit = int(aigen_settings.MAX_IMAGE_BYTES)
+    if isinstance(value, bytes):
+        data = value
+    else:
+        if value.size is not None and value.size > limit:
+            raise _too_large(what, limit)
+        value.seek(0)
+        raw = value.read(limit + 1)
+        data = raw if isinstance(raw, bytes) else raw.encode()
+    if not data:
+        raise ValidationError(f"The {what} is empty.", code="invalid_image")
+    if len(data) > limit:
+        raise _too_large(what, limit)
+    try:
+        info = inspect_image(data)
+    except ValueError:
+        raise ValidationError(f"The {what} is not a readable image.",
+                              code="invalid_image") from None
+    if info.mime_type not in ACCEPTED_IMAGE_TYPES:
+        raise ValidationError(
+            f"The {what} is {info.mime_type}; use PNG, JPEG or WebP.", code="invalid_image"
+        )
+    return data, info
+
+
+def _too_large(what: str, limit: int) -> ValidationError:
+    return ValidationError(f"The {what} is larger than {limit} bytes "
+                           "(AIGEN['MAX_IMAGE_BYTES']).", code="image_too_large")
+
+
+def check_assets(assets: Sequence[MediaAsset], owner: Any) -> list[MediaAsset]:
+    """Assets must be saved and belong to the generation's owner."""
+    owner_id = getattr(owner, "pk", None)
+    for asset in assets:
+        if not isinstance(asset, MediaAsset) or asset.pk is None:
+            raise ValidationError("media_assets must be saved MediaAsset objects.",
+                                  code="invalid_asset")
+        if asset.owner_id != owner_id:
+            raise ValidationError(f"Media asset {asset.pk} belongs to another user.",
+                                  code="invalid_asset")
+    if len({asset.pk for asset in assets}) != len(assets):
+        raise ValidationError("A media asset is listed twice.", code="invalid_asset")
+    return list(assets)

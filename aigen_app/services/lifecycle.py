@@ -1,0 +1,138 @@
+"""Operations on existing generations: retry, cancel, and recovering lost runs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import aigen_settings
+from ..models import Generation, GenerationStatus
+from ..signals import generation_finished
+from .errors import InvalidGenerationState
+from .queueing import enqueue_on_commit
+
+logger = logging.getLogger("aigen.services")
+
+RETRYABLE = (GenerationStatus.FAILED, GenerationStatus.BLOCKED, GenerationStatus.CANCELED)
+CANCELABLE = (GenerationStatus.PENDING, GenerationStatus.RUNNING)
+
+
+def retry_generation(generation: Generation) -> Generation:
+    """Queue a failed, blocked or cancelled generation again, with a fresh attempt
+    budget. Its user turn is kept; the model turn is added when it succeeds."""
+    with transaction.atomic():
+        updated = Generation.objects.filter(pk=generation.pk, status__in=RETRYABLE).update(
+            status=GenerationStatus.PENDING, attempts=0, api_attempts=0, run_token=None,
+            error_code="", error_message="", block_reason="", finish_reason="",
+            started_at=None, finished_at=None, deadline_at=None, run_after=None,
+            queued_at=timezone.now(),
+        )
+        if not updated:
+            generation.refresh_from_db(fields=["status"])
+            raise InvalidGenerationState(
+                f"Only a failed, blocked or canceled generation can be retried; "
+                f"this one is {generation.status}."
+            )
+        enqueue_on_commit(generation.pk)
+    generation.refresh_from_db()
+    return generation
+
+
+def cancel_generation(generation: Generation) -> Generation:
+    """Cancel a pending or running generation. A running call is not interrupted, but
+    its result is discarded when it arrives. Cancelling twice is harmless."""
+    with transaction.atomic():
+        updated = Generation.objects.filter(pk=generation.pk, status__in=CANCELABLE).update(
+            status=GenerationStatus.CANCELED, finished_at=timezone.now(), run_token=None,
+            deadline_at=None, run_after=None,
+        )
+        generation.refresh_from_db()
+        if updated:
+            transaction.on_commit(
+                lambda: generation_finished.send(sender=Generation, generation=generation)
+            )
+        elif generation.status != GenerationStatus.CANCELED:
+            raise InvalidGenerationState(
+                f"Only a pending or running generation can be canceled; "
+                f"this one is {generation.status}."
+            )
+    return generation
+
+
+@dataclass
+class Recovery:
+    """What ``recover_generations`` did, by generation id."""
+
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+
+
+def recover_generations(
+    *, now: datetime | None = None, pending_after: float | None = None
+) -> Recovery:
+    """Settle generations whose run was lost. Safe to run at any time, repeatedly.
+
+    - ``running`` past ``deadline_at`` (the worker died or hung): queued again while
+      attempts remain (``AIGEN["TASK_MAX_ATTEMPTS"]``), else ``failed`` with the reason.
+    - ``pending`` and not (re)queued for ``pending_after`` seconds (default
+      ``AIGEN["GENERATION_DEADLINE"]``), for example because the queue was down when it
+      was created: queued again. A duplicate queue entry is harmless: only one run can
+      claim a pending generation.
+
+    Every change is a conditional UPDATE on the state that was read, so concurrent
+    recoveries and late workers never both win.
+    """
+    now = now or timezone.now()
+    report = Recovery()
+    max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
+    stuck = Generation.objects.filter(status=GenerationStatus.RUNNING, deadline_at__lt=now)
+    for generation in stuck.only("id", "attempts", "run_token", "started_at"):
+        _recover_running(generation, now, max_attempts, report)
+    wait = float(aigen_settings.GENERATION_DEADLINE if pending_after is None else pending_after)
+    cutoff = now - timedelta(seconds=wait)
+    stale = Generation.objects.filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=cutoff),
+        Q(run_after__isnull=True) | Q(run_after__lt=cutoff),
+        status=GenerationStatus.PENDING,
+    )
+    for generation in stale.only("id", "queued_at"):
+        with transaction.atomic():
+            if Generation.objects.filter(
+                pk=generation.pk, status=GenerationStatus.PENDING, queued_at=generation.queued_at
+            ).update(queued_at=now, run_after=None):
+                enqueue_on_commit(generation.pk)
+                report.resent.append(str(generation.pk))
+    return report
+
+
+def _recover_running(generation: Generation, now: datetime, max_attempts: int,
+                     report: Recovery) -> None:
+    lost = Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING,
+                                     run_token=generation.run_token)
+    started = generation.started_at.isoformat() if generation.started_at else "?"
+    reason = (f"The run that started at {started} passed its deadline "
+              f"(AIGEN['GENERATION_DEADLINE']) without finishing; its worker probably died")
+    with transaction.atomic():
+        if generation.attempts < max_attempts:
+            if lost.update(status=GenerationStatus.PENDING, run_token=None, deadline_at=None,
+                           queued_at=now, error_code="worker_lost",
+                           error_message=f"{reason}. Queued again."):
+                enqueue_on_commit(generation.pk)
+                report.requeued.append(str(generation.pk))
+            return
+        if lost.update(status=GenerationStatus.FAILED, run_token=None, deadline_at=None,
+                       finished_at=now, error_code="worker_lost",
+                       error_message=f"{reason}. Gave up after {generation.attempts} task runs "
+                       "(AIGEN['TASK_MAX_ATTEMPTS'])."):
+            report.failed.append(str(generation.pk))
+            failed = Generation.objects.get(pk=generation.pk)
+            transaction.on_commit(
+                lambda: generation_finished.send(sender=Generation, generation=failed)
+            )
+    logger.warning("generation %s: %s", generation.pk, reason)

@@ -1,0 +1,259 @@
+"""``run_generation``: the body of the background task.
+
+1. Claim: one conditional UPDATE moves the row pending -> running and stamps a fresh
+   ``run_token``, a deadline and ``attempts + 1``. A second run of the same generation
+   (a duplicate task, a retried worker) matches no row and returns without calling the
+   API.
+2. Call the client outside any transaction (a call can take minutes).
+3. Record the outcome in one transaction, only while the run still holds its token: a
+   run that outlived its deadline (and was re-queued by ``aigen_recover``) or whose
+   generation was cancelled records nothing, and its files are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..client import (
+    ConfigurationError,
+    ContentPolicyError,
+    GenerationError,
+    GenerationRequest,
+    GenerationResponse,
+    MediaAssetInput,
+    NoImageError,
+    RateLimitError,
+)
+from ..conf import aigen_settings
+from ..gateway import get_client
+from ..models import Generation, GenerationStatus, TurnRole
+from ..signals import generation_finished, generation_started
+from ..storage import FileBatch, inspect_image, read_file, written_files
+from . import turns
+from .queueing import can_defer, enqueue_on_commit
+
+logger = logging.getLogger("aigen.services")
+
+
+class _Superseded(Exception):
+    """The run no longer holds the generation (cancelled, or recovered after its
+    deadline): its outcome must not be recorded."""
+
+
+def run_generation(generation_id: str) -> str:
+    """Run a pending generation to a terminal status (or defer it); returns the status.
+
+    Unexpected errors (misconfiguration, storage failures) mark the generation failed
+    and are re-raised so the worker logs them.
+    """
+    generation = _claim(generation_id)
+    if generation is None:
+        current = Generation.objects.filter(pk=generation_id).values_list("status", flat=True)
+        status = current.first()
+        logger.info("generation %s not claimed (status %s)", generation_id, status)
+        return status or "missing"
+    token = generation.run_token
+    max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
+    if generation.attempts > max_attempts:
+        return _finish(generation, token, GenerationStatus.FAILED, error_code="attempts_exhausted",
+                       error_message=f"Gave up after {max_attempts} task runs "
+                       "(AIGEN['TASK_MAX_ATTEMPTS']).")
+    generation_started.send(sender=Generation, generation=generation)
+    try:
+        response = async_to_sync(get_client().generate)(build_request(generation))
+    except RateLimitError as exc:
+        return _rate_limited(generation, token, exc)
+    except ContentPolicyError as exc:
+        return _finish(generation, token, GenerationStatus.BLOCKED, error_code=exc.code,
+                       error_message=exc.message, block_reason=exc.reason[:200],
+                       api_attempts=exc.attempts)
+    except GenerationError as exc:
+        finish_reason = exc.finish_reason if isinstance(exc, NoImageError) else ""
+        return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
+                       error_message=exc.message, finish_reason=finish_reason[:64],
+                       api_attempts=exc.attempts)
+    except ConfigurationError as exc:
+        _finish(generation, token, GenerationStatus.FAILED, error_code="configuration_error",
+                error_message=str(exc))
+        raise
+    except Exception as exc:
+        _finish(generation, token, GenerationStatus.FAILED, error_code="internal_error",
+                error_message=f"{type(exc).__name__}: {exc}")
+        raise
+    try:
+        return _succeeded(generation, token, response)
+    except Exception as exc:
+        # The files are gone already (written_files); say why the result is missing.
+        _finish(generation, token, GenerationStatus.FAILED, error_code="result_not_saved",
+                error_message=f"The result could not be saved: {type(exc).__name__}: {exc}",
+                api_attempts=response.attempts)
+        raise
+
+
+def _claim(generation_id: str) -> Generation | None:
+    now = timezone.now()
+    claimed = (
+        Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
+        .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
+        .update(
+            status=GenerationStatus.RUNNING, run_token=uuid.uuid4(), attempts=F("attempts") + 1,
+            started_at=now, finished_at=None, run_after=None,
+            deadline_at=now + timedelta(seconds=float(aigen_settings.GENERATION_DEADLINE)),
+        )
+    )
+    return Generation.objects.get(pk=generation_id) if claimed else None
+
+
+def build_request(generation: Generation) -> GenerationRequest:
+    """The client request for ``generation``: its own inputs plus its line's history."""
+    links = generation.asset_links.select_related("asset").order_by("position")
+    reference = generation.reference_image.name or ""
+    return GenerationRequest(
+        prompt=generation.prompt, width=generation.width, height=generation.height,
+        model=generation.model or None, seed=generation.seed,
+        input_image=read_file(reference) if reference else None,
+        input_image_mime_type=generation.reference_mime_type or "image/png",
+        conversation_history=list(turns.history_for(generation)),
+        media_assets=[
+            MediaAssetInput(image_data=read_file(link.asset.image.name or ""),
+                            mime_type=link.asset.mime_type, asset_type=link.asset.asset_type,
+                            display_name=link.asset.display_name)
+            for link in links
+        ],
+        enable_grounding=generation.enable_grounding, generation_id=str(generation.pk),
+    )
+
+
+def _succeeded(generation: Generation, token: Any, response: GenerationResponse) -> str:
+    try:
+        with written_files() as files:
+            image_name = files.save("generations", response.image_data, response.mime_type)
+            info = inspect_image(response.image_data)
+            parts = _model_parts(response, image_name, info.sha256, files)
+            with transaction.atomic():
+                conversation = turns.lock_conversation(generation.conversation_id)
+                usage = response.usage
+                _fenced_update(
+                    generation, token, GenerationStatus.SUCCEEDED,
+                    image=image_name, mime_type=info.mime_type, image_width=info.width,
+                    image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
+                    seed=response.seed, model=response.model[:100], text=response.text,
+                    model_version=response.model_version[:100],
+                    response_id=response.response_id[:200],
+                    finish_reason=response.finish_reason[:64],
+                    prompt_tokens=usage.prompt_tokens,
+                    candidates_tokens=usage.candidates_tokens,
+                    thoughts_tokens=usage.thoughts_tokens, total_tokens=usage.total_tokens,
+                    inference_time_ms=response.inference_time_ms,
+                    api_attempts=response.attempts,
+                )
+                turns.append_turn(conversation, generation, TurnRole.MODEL, parts)
+    except _Superseded:
+        return _status_of(generation)
+    return _after_finish(generation)
+
+
+def _model_parts(response: GenerationResponse, image_name: str, image_sha256: str,
+                 files: FileBatch) -> list[turns.PartRecord]:
+    """The model turn's parts, each image stored exactly as the API sent it (the fitted
+    result is reused when it is byte-identical)."""
+    parts: list[turns.PartRecord] = []
+    for part in response.model_turn.parts:
+        if part.image_data is None:
+            parts.append(turns.PartRecord(text=part.text or "",
+                                          thought_signature=part.thought_signature))
+            continue
+        mime = part.mime_type or "image/png"
+        info = inspect_image(part.image_data)
+        name = image_name if info.sha256 == image_sha256 else files.save(
+            "turns", part.image_data, mime)
+        parts.append(turns.PartRecord(image_name=name, mime_type=mime,
+                                      byte_size=info.byte_size, sha256=info.sha256,
+                                      thought_signature=part.thought_signature))
+    return parts
+
+
+def _rate_limited(generation: Generation, token: Any, exc: RateLimitError) -> str:
+    """Defer the generation past the server's requested wait, or fail saying why not."""
+    if exc.per_day:
+        return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
+                       error_message=f"The API's daily quota is exhausted: {exc.message}",
+                       api_attempts=exc.attempts)
+    wait = exc.retry_after if exc.retry_after is not None else float(
+        aigen_settings.RATE_LIMIT_DEFAULT_WAIT)
+    max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
+    reason = (f"Rate limited by the API (retry after {wait:g}s, longer than the "
+              f"{float(aigen_settings.MAX_RETRY_WAIT):g}s the client waits)")
+    if not can_defer():
+        return _finish(
+            generation, token, GenerationStatus.FAILED, error_code=exc.code,
+            api_attempts=exc.attempts,
+            error_message=f"{reason}; the task backend {aigen_settings.TASK_BACKEND!r} cannot "
+            "run work later (supports_defer is False). Retry the generation later, or use "
+            "a backend that can defer, such as django_tasks_db.DatabaseBackend.",
+        )
+    if generation.attempts >= max_attempts:
+        return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
+                       api_attempts=exc.attempts,
+                       error_message=f"{reason}; gave up after {generation.attempts} task runs "
+                       "(AIGEN['TASK_MAX_ATTEMPTS']).")
+    run_after = timezone.now() + timedelta(seconds=wait)
+    try:
+        with transaction.atomic():
+            _fenced_update(
+                generation, token, GenerationStatus.PENDING, run_token=None, deadline_at=None,
+                run_after=run_after, queued_at=timezone.now(), api_attempts=exc.attempts,
+                error_code=exc.code,
+                error_message=f"{reason}; deferred until {run_after.isoformat()}.",
+            )
+            enqueue_on_commit(generation.pk, run_after=run_after)
+    except _Superseded:
+        pass
+    return _status_of(generation)
+
+
+def _finish(generation: Generation, token: Any, status: GenerationStatus,
+            **fields: Any) -> str:
+    """Record a terminal status without a result, if the run still holds the row."""
+    try:
+        with transaction.atomic():
+            _fenced_update(generation, token, status, **fields)
+    except _Superseded:
+        return _status_of(generation)
+    return _after_finish(generation)
+
+
+def _fenced_update(generation: Generation, token: Any, status: GenerationStatus,
+                   **fields: Any) -> None:
+    if status != GenerationStatus.PENDING:
+        fields.setdefault("finished_at", timezone.now())
+        fields.setdefault("deadline_at", None)
+        fields.setdefault("run_token", None)
+    updated = Generation.objects.filter(
+        pk=generation.pk, status=GenerationStatus.RUNNING, run_token=token
+    ).update(status=status, **fields)
+    if not updated:
+        logger.warning("generation %s: run %s superseded; outcome %s discarded",
+                       generation.pk, token, status)
+        raise _Superseded
+
+
+def _after_finish(generation: Generation) -> str:
+    generation.refresh_from_db()
+    transaction.on_commit(
+        lambda: generation_finished.send(sender=Generation, generation=generation)
+    )
+    return generation.status
+
+
+def _status_of(generation: Generation) -> str:
+    generation.refresh_from_db(fields=["status"])
+    return generation.status

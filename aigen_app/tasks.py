@@ -1,0 +1,70 @@
+"""The background task that runs a generation, and how it is queued.
+
+Django 6 ships ``django.tasks``; on Django 5.2 the ``django-tasks`` backport stands in.
+The task takes the generation's primary key as a string; the ``Generation`` row, not
+the task result, is the status clients poll. The tasks framework has no retries or time
+limits, so the app keeps its own: ``Generation.attempts`` against
+``AIGEN["TASK_MAX_ATTEMPTS"]`` and ``Generation.deadline_at`` for ``aigen_recover``.
+
+Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
+``AIGEN["TASK_QUEUE"]``):
+
+- ``ImmediateBackend`` (the default): runs the generation in the request that created
+  it, right after its transaction commits. Good for development and scripts.
+- ``django_tasks_db.DatabaseBackend``: rows in the database, consumed by
+  ``python manage.py db_worker --queue-name <TASK_QUEUE>`` on one machine or several
+  sharing PostgreSQL. It can defer work, so rate-limited generations wait and retry.
+- RQ: install ``django-tasks-rq`` and ``django-rq``, add ``django_tasks_rq`` and
+  ``django_rq`` to INSTALLED_APPS, set ``"BACKEND": "django_tasks_rq.RQBackend"`` (each
+  queue also in ``RQ_QUEUES``) and run ``manage.py rqworker --job-class
+  django_tasks_rq.Job``. Celery: a tasks backend for Celery (such as
+  ``django-tasks-celery``) plugs in the same way. Nothing here depends on the backend
+  beyond ``enqueue`` and the ``supports_defer`` flag; where it cannot defer, a generation
+  rate-limited for longer than ``AIGEN["MAX_RETRY_WAIT"]`` fails with that reason.
+
+Run ``manage.py aigen_recover`` on a schedule (cron, every few minutes) whatever the
+backend: it settles generations whose worker died.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .conf import aigen_settings
+
+if TYPE_CHECKING:
+    from django.tasks import task, task_backends
+    from django.tasks.backends.base import BaseTaskBackend
+else:
+    try:
+        from django.tasks import task, task_backends
+        from django.tasks.backends.base import BaseTaskBackend
+    except ImportError:  # Django 5.2: the backport
+        from django_tasks import task, task_backends
+        from django_tasks.backends.base import BaseTaskBackend
+
+__all__ = ["enqueue_generation", "get_backend", "run_generation_task"]
+
+
+@task()
+def run_generation_task(generation_id: str) -> str:
+    """Run one generation; returns its status afterwards. Safe to run more than once."""
+    from .services import run_generation
+
+    return run_generation(generation_id)
+
+
+def get_backend() -> BaseTaskBackend:
+    """The task backend generations run on (``AIGEN["TASK_BACKEND"]``)."""
+    return task_backends[aigen_settings.TASK_BACKEND]
+
+
+def enqueue_generation(generation_id: str, *, run_after: datetime | None = None) -> Any:
+    """Queue a run of ``generation_id`` (no earlier than ``run_after``, when given)."""
+    bound = run_generation_task.using(
+        backend=aigen_settings.TASK_BACKEND,
+        queue_name=aigen_settings.TASK_QUEUE,
+        run_after=run_after,
+    )
+    return bound.enqueue(str(generation_id))

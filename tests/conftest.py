@@ -1,0 +1,118 @@
+"""Fixtures shared by every test package: a test database other processes can open,
+temporary media storage, the emulator wired into ``settings.AIGEN``, users and images.
+
+On SQLite the test database is a file (not pytest-django's shared in-memory database) so
+that threads take real locks and a worker subprocess can open the same database.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from PIL import Image
+
+from aigen_app.emulator import EmulatorServer, running_emulator
+
+TEST_API_KEY = "test-key"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
+@pytest.fixture
+def media_storage(tmp_path: Path) -> Iterator[Path]:
+    """Every storage alias the app may use writes under a temporary directory."""
+    root = tmp_path / "media"
+    root.mkdir()
+    storages = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(root)}},
+    }
+    with override_settings(STORAGES=storages, MEDIA_ROOT=str(root)):
+        yield root
+
+
+def stored_files(root: Path) -> list[str]:
+    """Every file under a storage root, as sorted relative names."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    """A Gemini emulator on a free loopback port."""
+    with running_emulator() as server:
+        yield server
+
+
+def aigen_settings_for(server: EmulatorServer, **extra: Any) -> dict[str, Any]:
+    """``settings.AIGEN`` pointing the app's client at ``server``."""
+    return {"BASE_URL": server.base_url, "API_KEY": TEST_API_KEY, **extra}
+
+
+@pytest.fixture
+def aigen_emulator(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The emulator, with ``settings.AIGEN`` pointing the app's client at it."""
+    with override_settings(AIGEN=aigen_settings_for(emulator)):
+        yield emulator
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None) -> Any:
+        name = username or f"user{next(counter)}"
+        return get_user_model().objects.create_user(username=name, password="x")
+
+    return make
+
+
+def png_bytes(width: int = 32, height: int = 24, color: tuple[int, int, int] = (200, 30, 30),
+              fmt: str = "PNG") -> bytes:
+    """A small, valid image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def run_in_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
+    """Run ``target(i)`` in ``count`` threads started together; return results or the
+    exceptions raised, in order. Each thread closes its database connections."""
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def body(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = target(index)
+        except BaseException as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=100)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    return results
