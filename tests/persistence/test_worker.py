@@ -1,0 +1,159 @@
+"""A real ``db_worker`` process consuming queued generations, and one killed mid-call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from aigen_app import services
+from aigen_app.emulator import EmulatorServer
+from aigen_app.models import Generation, GenerationStatus, Turn
+from tests.conftest import TEST_API_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_tasks")]
+
+
+def database_url() -> str:
+    """The test database as a URL another process can open."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+    return f"postgres://{auth}@{host}/{params['NAME']}"
+
+
+@pytest.fixture
+def start_worker(
+    emulator: EmulatorServer, media_storage: Path
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``manage.py db_worker`` against the test database, media and emulator."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "AIGEN_TASK_BACKEND": "database",
+        "AI_API_KEY": TEST_API_KEY,
+        "AI_BASE_URL": emulator.base_url,
+        "DJANGO_MEDIA_ROOT": str(media_storage),
+        "DJANGO_DEBUG": "0",
+    }
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "manage.py", "db_worker", "--no-reload",
+                   "--no-startup-delay", "--interval", "0.1", *extra]
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def run_batch(start_worker: Callable[..., subprocess.Popen[str]]) -> str:
+    """Run a worker until the queue is empty; return its output."""
+    process = start_worker("--batch")
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, output
+    return output
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_worker_process_runs_queued_generations(
+    make_user: Any, emulator: EmulatorServer, start_worker: Any
+) -> None:
+    owner = make_user()
+    queued = [services.create_generation(f"Poster {i}", owner=owner, width=400, height=300)
+              for i in range(3)]
+    assert set(Generation.objects.values_list("status", flat=True)) == {"pending"}
+    assert DBTaskResult.objects.count() == 3
+    assert emulator.requests() == []
+
+    run_batch(start_worker)
+
+    for generation in queued:
+        generation.refresh_from_db()
+        assert generation.status == GenerationStatus.SUCCEEDED, generation.error_message
+        assert (generation.image_width, generation.image_height) == (400, 300)
+        assert generation.attempts == 1
+    assert len(emulator.requests()) == 3
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+    # A refinement queued now is run by another worker process, with the stored history.
+    refinement = services.refine(queued[0], "Now in blue")
+    run_batch(start_worker)
+    refinement.refresh_from_db()
+    assert refinement.status == GenerationStatus.SUCCEEDED, refinement.error_message
+    assert emulator.requests()[-1].status == 200
+    assert len(emulator.requests()[-1].body["contents"]) == 3
+    assert Turn.objects.filter(conversation_id=refinement.conversation_id).count() == 4
+
+
+def test_worker_killed_mid_generation_is_recovered(
+    make_user: Any, emulator: EmulatorServer, start_worker: Any
+) -> None:
+    emulator.inject("hang", seconds=60)
+    generation = services.create_generation("A slow one", owner=make_user(),
+                                            width=256, height=256)
+    worker = start_worker()
+    wait_for(lambda: Generation.objects.get(pk=generation.pk).status == "running")
+    time.sleep(0.5)  # the request is in flight at the emulator, which hangs on it
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=30)
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.RUNNING
+    assert generation.deadline_at is not None
+    # Before the deadline the row may still belong to a live worker: left alone.
+    call_command("aigen_recover", stdout=StringIO())
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.RUNNING
+
+    # Time passes beyond AIGEN["GENERATION_DEADLINE"].
+    Generation.objects.filter(pk=generation.pk).update(
+        deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    out = StringIO()
+    call_command("aigen_recover", stdout=out)
+    assert f"queued again: {generation.pk}" in out.getvalue()
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.PENDING
+    assert generation.error_code == "worker_lost"
+    # Running it again changes nothing and queues nothing more.
+    tasks_before = DBTaskResult.objects.count()
+    call_command("aigen_recover", stdout=StringIO())
+    assert DBTaskResult.objects.count() == tasks_before
+
+    run_batch(start_worker)
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.SUCCEEDED, generation.error_message
+    assert generation.attempts == 2
+    assert [e.outcome for e in emulator.requests()][-1] == "ok"
