@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .client import AIGenerationClient, LocalRateLimiter
+from .client import AIGenerationClient, ConfigurationError, LocalRateLimiter
 from .conf import aigen_settings
 
 _client: AIGenerationClient | None = None
@@ -20,8 +21,8 @@ _lock = threading.Lock()
 
 
 def build_client() -> AIGenerationClient:
-    """A new client from the current settings. Raises the client's ConfigurationError
-    (a ValueError naming the fix) when no API key is configured."""
+    """A new client from the current settings. Raises ``ImproperlyConfigured`` naming
+    the setting to fix when the client cannot be built (no API key...)."""
     conf = aigen_settings
     options: dict[str, Any] = {
         "base_url": conf.BASE_URL,
@@ -36,9 +37,15 @@ def build_client() -> AIGenerationClient:
     if conf.SYSTEM_INSTRUCTION is not None:
         # None keeps the client's built-in instruction; "" sends none.
         options["system_instruction"] = conf.SYSTEM_INSTRUCTION or None
-    return AIGenerationClient(
-        conf.API_KEY, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
-    )
+    try:
+        return AIGenerationClient(
+            conf.API_KEY, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
+        )
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(
+            f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (or the "
+            "environment variable) and check AIGEN's TIMEOUT, DEADLINE and MAX_RETRIES."
+        ) from exc
 
 
 def get_client() -> AIGenerationClient:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -80,7 +81,7 @@ def run_generation(generation_id: str) -> str:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=exc.message, finish_reason=finish_reason[:64],
                        api_attempts=exc.attempts)
-    except ConfigurationError as exc:
+    except (ConfigurationError, ImproperlyConfigured) as exc:
         _finish(generation, token, GenerationStatus.FAILED, error_code="configuration_error",
                 error_message=str(exc))
         raise

@@ -1,0 +1,151 @@
+"""Nothing lost: no orphan files after a rollback, no row pointing at a missing file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.test import override_settings
+
+from aigen_app import services
+from aigen_app.emulator import EmulatorServer
+from aigen_app.models import Conversation, Generation, GenerationStatus, Turn
+from aigen_app.services import creation, turns
+from tests.conftest import aigen_settings_for, png_bytes, stored_files
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def broken_storages(root: Path) -> dict[str, Any]:
+    return {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(root)}},
+        "broken": {"BACKEND": "tests.persistence.storages.BrokenStorage",
+                   "OPTIONS": {"location": str(root)}},
+    }
+
+
+def test_result_files_are_deleted_when_the_transaction_rolls_back(
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generation = services.create_generation("A fox", owner=make_user(), width=300, height=200)
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database went away")
+
+    # The image is written, then the transaction recording it fails half-way.
+    monkeypatch.setattr(turns, "append_turn", crash)
+    with pytest.raises(RuntimeError, match="database went away"):
+        services.run_generation(str(generation.pk))
+
+    assert stored_files(media_storage) == []
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.error_code == "result_not_saved"
+    assert "database went away" in generation.error_message
+    assert generation.image.name == ""
+    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert len(aigen_emulator.requests()) == 1
+
+
+def test_a_failed_result_write_leaves_no_row_pointing_at_it(
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+) -> None:
+    generation = services.create_generation("A fox", owner=make_user(), width=300, height=200)
+    with override_settings(STORAGES=broken_storages(media_storage),
+                           AIGEN=aigen_settings_for(aigen_emulator, STORAGE="broken")), \
+            pytest.raises(OSError, match="storage is unavailable"):
+        services.run_generation(str(generation.pk))
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.error_code == "result_not_saved"
+    assert generation.image.name == ""
+    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert stored_files(media_storage) == []
+
+
+def test_a_failed_reference_write_creates_nothing(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    with override_settings(STORAGES=broken_storages(media_storage),
+                           AIGEN={"STORAGE": "broken"}), pytest.raises(OSError):
+        services.create_generation("Edit this", owner=make_user(),
+                                   reference_image=png_bytes())
+    assert not Generation.objects.exists()
+    assert not Conversation.objects.exists()
+    assert queued_tasks.results == []
+
+
+def test_a_rolled_back_create_deletes_the_reference_file(
+    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("crash after the file was written")
+
+    monkeypatch.setattr(turns, "append_turn", crash)
+    with pytest.raises(RuntimeError):
+        services.create_generation("Edit this", owner=make_user(),
+                                   reference_image=png_bytes())
+
+    assert stored_files(media_storage) == []
+    assert not Generation.objects.exists()
+    assert not Conversation.objects.exists()
+    assert queued_tasks.results == []  # nothing queued for a row that never committed
+
+
+def test_idempotency_race_deletes_the_losers_file(
+    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = make_user()
+    first = services.create_generation("Edit this", owner=owner, reference_image=png_bytes(),
+                                       idempotency_key="order-42")
+    assert len(stored_files(media_storage)) == 1
+    # A concurrent request passed the lookup before the first one committed.
+    real_existing = creation._existing
+    calls = iter([None])
+    monkeypatch.setattr(creation, "_existing",
+                        lambda o, k: next(calls, None) or real_existing(o, k))
+
+    second = services.create_generation("Edit this", owner=owner, reference_image=png_bytes(),
+                                        idempotency_key="order-42")
+
+    assert second.pk == first.pk
+    assert stored_files(media_storage) == [first.reference_image.name]
+    assert Generation.objects.count() == 1
+    assert len(queued_tasks.results) == 1
+
+
+def test_storage_alias_is_resolved_at_use_time(
+    make_user: Any, queued_tasks: Any, tmp_path: Path, media_storage: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    options = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+               "OPTIONS": {"location": str(elsewhere)}}
+    with override_settings(STORAGES={"default": options, "images": options},
+                           AIGEN={"STORAGE": "images"}):
+        generation = services.create_generation("Edit", owner=make_user(),
+                                                reference_image=png_bytes())
+        name = generation.reference_image.name or ""
+        assert name.startswith("aigen/references/") and name.endswith(".png")
+        assert storages["images"].exists(name)
+        assert generation.reference_image.read() == png_bytes()
+    assert stored_files(media_storage) == []
+    assert stored_files(elsewhere) == [name]
+
+
+def test_file_names_are_unique_and_never_overwrite(media_storage: Path) -> None:
+    from aigen_app.storage import FileBatch
+
+    batch = FileBatch()
+    names = {batch.save("generations", png_bytes(), "image/png") for _ in range(5)}
+    assert len(names) == 5
+    assert all(n.startswith("aigen/generations/") for n in names)
+    storages["default"].save("aigen/x.png", ContentFile(b"1"))
+    batch.discard()
+    assert stored_files(media_storage) == ["aigen/x.png"]
+
