@@ -175,9 +175,15 @@ class AIGenerationClient:
             deadline=started + self.deadline,
         )
         reply = await self._send_with_retries(call)
-        image, mime, _ = await asyncio.to_thread(
-            fit_exact, reply.image_data, request.width, request.height
-        )
+        try:
+            image, mime, _ = await asyncio.to_thread(
+                fit_exact, reply.image_data, request.width, request.height
+            )
+        except GenerationError as exc:
+            exc.attempts = call.attempts
+            logger.warning("generation failed id=%s model=%s attempts=%d code=%s error=%s",
+                           call.generation_id, model, call.attempts, exc.code, exc.message)
+            raise
         elapsed_ms = int((time.monotonic() - started) * 1000)
         logger.info(
             "generation succeeded id=%s model=%s attempts=%d latency_ms=%d ratio=%s size=%s",
