@@ -135,7 +135,9 @@ class Generation(models.Model):
     )
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
                                      related_name="generations")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+    # RESTRICT: a generation that others refine cannot be deleted on its own (their
+    # history would lose turns); deleting the whole conversation still works.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.RESTRICT,
                                related_name="refinements")
     status = models.CharField(max_length=16, choices=GenerationStatus.choices,
                               default=GenerationStatus.PENDING)

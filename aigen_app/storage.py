@@ -31,6 +31,9 @@ from .conf import aigen_settings
 
 logger = logging.getLogger("aigen.storage")
 
+# The folders under ``aigen/`` files are written to (``new_name``'s ``kind``).
+KINDS = ("generations", "turns", "references", "assets")
+
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
                "image/gif": "gif", "image/heic": "heic", "image/heif": "heif"}
 

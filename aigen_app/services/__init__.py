@@ -6,12 +6,14 @@ admin, commands and tasks call these and stay thin.
 - ``run_generation``: the task body (claim, call the API, record the outcome).
 - ``retry_generation`` / ``cancel_generation``.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
+- ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
 - ``add_media_asset``: store an uploaded asset, deduplicated per owner.
 - ``history_for``: the conversation history a generation is sent with.
 - Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
 """
 
 from .assets import add_media_asset
+from .cleanup import sweep_orphan_files
 from .creation import create_generation, refine
 from .errors import InvalidGenerationState, QuotaExceeded, ServiceError
 from .lifecycle import Recovery, cancel_generation, recover_generations, retry_generation
@@ -32,4 +34,5 @@ __all__ = [
     "refine",
     "retry_generation",
     "run_generation",
+    "sweep_orphan_files",
 ]

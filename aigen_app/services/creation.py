@@ -107,7 +107,10 @@ def refine(
     existing = _existing(owner, idempotency_key)
     if existing is not None:
         return existing
-    history_images = turns.count_images(turns.history_turns(turns.lineage(parent)))
+    try:
+        history_images = turns.count_images(turns.history_turns(turns.lineage(parent)))
+    except ValueError as exc:
+        raise InvalidGenerationState(f"The conversation cannot be continued: {exc}.") from exc
     spec = _validated(
         owner, prompt, parent.width if width is None else width,
         parent.height if height is None else height,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from ..client import get_model_spec
+from ..client import DEFAULT_MODEL, get_model_spec
 from ..client.catalog import MAX_EDGE
 from ..conf import aigen_settings
 from ..models import MediaAsset
@@ -49,7 +50,10 @@ def check_seed(seed: object) -> int | None:
 
 def check_model(model: str, *, grounding: bool, input_images: int) -> None:
     """Refuse what the model's capabilities rule out (the API would answer 400)."""
-    spec = get_model_spec(model or aigen_settings.MODEL or "")
+    # The model the client will use: the same fallbacks as AIGenerationClient.
+    spec = get_model_spec(
+        model or aigen_settings.MODEL or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+    )
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")

@@ -67,8 +67,8 @@ def run_generation(generation_id: str) -> str:
         return _finish(generation, token, GenerationStatus.FAILED, error_code="attempts_exhausted",
                        error_message=f"Gave up after {max_attempts} task runs "
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
-    generation_started.send(sender=Generation, generation=generation)
     try:
+        generation_started.send(sender=Generation, generation=generation)
         response = async_to_sync(get_client().generate)(build_request(generation))
     except RateLimitError as exc:
         return _rate_limited(generation, token, exc)
@@ -107,10 +107,17 @@ def _claim(generation_id: str) -> Generation | None:
         .update(
             status=GenerationStatus.RUNNING, run_token=uuid.uuid4(), attempts=F("attempts") + 1,
             started_at=now, finished_at=None, run_after=None,
-            deadline_at=now + timedelta(seconds=float(aigen_settings.GENERATION_DEADLINE)),
+            deadline_at=now + timedelta(seconds=_run_deadline()),
         )
     )
     return Generation.objects.get(pk=generation_id) if claimed else None
+
+
+def _run_deadline() -> float:
+    """Seconds a run may take before ``aigen_recover`` may treat it as lost: never less
+    than the client's own deadline plus a margin for storage, so a live run is not
+    queued a second time (and paid for twice) because the two settings disagree."""
+    return max(float(aigen_settings.GENERATION_DEADLINE), float(aigen_settings.DEADLINE) + 60)
 
 
 def build_request(generation: Generation) -> GenerationRequest:
@@ -256,5 +263,5 @@ def _after_finish(generation: Generation) -> str:
 
 
 def _status_of(generation: Generation) -> str:
-    generation.refresh_from_db(fields=["status"])
-    return generation.status
+    status = Generation.objects.filter(pk=generation.pk).values_list("status", flat=True)
+    return status.first() or "missing"

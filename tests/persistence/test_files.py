@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.core.management import call_command
+from django.db import transaction
 from django.test import override_settings
 
 from aigen_app import services
@@ -149,3 +152,35 @@ def test_file_names_are_unique_and_never_overwrite(media_storage: Path) -> None:
     batch.discard()
     assert stored_files(media_storage) == ["aigen/x.png"]
 
+
+
+def test_sweep_removes_files_orphaned_by_a_callers_rollback(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    owner = make_user()
+    kept = services.create_generation("Keep", owner=owner, reference_image=png_bytes())
+    asset = services.add_media_asset(png_bytes(color=(9, 9, 9)), owner=owner)
+
+    class CallerRolledBack(Exception):
+        pass
+
+    # The caller's own transaction rolls back after the service returned: Django has no
+    # rollback hook, so the reference file written inside it stays behind...
+    def view() -> None:
+        with transaction.atomic():
+            services.create_generation("Lost", owner=owner, reference_image=png_bytes(8, 8))
+            raise CallerRolledBack
+
+    with pytest.raises(CallerRolledBack):
+        view()
+    assert len(stored_files(media_storage)) == 3
+
+    # ...until the sweep: young files are left alone (their transaction may be open).
+    out = StringIO()
+    call_command("aigen_recover", "--sweep-files", stdout=out)
+    assert "0 orphaned files deleted" in out.getvalue()
+    call_command("aigen_recover", "--sweep-files=0", stdout=out)
+    assert "1 orphaned files deleted" in out.getvalue()
+    assert stored_files(media_storage) == sorted(
+        [kept.reference_image.name or "", asset.image.name or ""]
+    )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connections
+from django.db.models import RestrictedError
 from django.test import override_settings
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from aigen_app.client import ConversationTurn, GenerationResponse, TurnPart
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn
 from aigen_app.services import InvalidGenerationState, running
-from aigen_app.signals import generation_finished
+from aigen_app.signals import generation_finished, generation_started
 from tests.conftest import png_bytes, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -186,3 +187,35 @@ def test_a_run_that_outlived_its_deadline_records_nothing(
     assert generation.image.name == ""
     assert not Turn.objects.filter(generation=generation, role="model").exists()
     assert stored_files(media_storage) == []
+
+
+def test_a_refined_generation_cannot_be_deleted_alone(
+    make_user: Any, aigen_emulator: EmulatorServer, immediate_tasks: None
+) -> None:
+    root = pending(make_user())
+    child = services.refine(root, "Brighter")
+    with pytest.raises(RestrictedError):
+        Generation.objects.get(pk=root.pk).delete()
+    Generation.objects.get(pk=child.pk).delete()  # a leaf can go, with its turns
+    assert Turn.objects.filter(conversation_id=root.conversation_id).count() == 2
+    root.conversation.delete()  # and a whole conversation, with everything in it
+    assert not Generation.objects.exists() and not Turn.objects.exists()
+
+
+def test_a_failing_started_receiver_fails_the_generation(
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any
+) -> None:
+    generation = pending(make_user())
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("receiver bug")
+
+    generation_started.connect(broken, weak=False)
+    try:
+        with pytest.raises(RuntimeError, match="receiver bug"):
+            services.run_generation(str(generation.pk))
+    finally:
+        generation_started.disconnect(broken)
+    generation.refresh_from_db()
+    assert (generation.status, generation.error_code) == ("failed", "internal_error")
+    assert aigen_emulator.requests() == []

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ...services import recover_generations
+from ...services import recover_generations, sweep_orphan_files
 
 
 def seconds(value: str) -> float:
@@ -29,7 +29,8 @@ def seconds(value: str) -> float:
 class Command(BaseCommand):
     help = (
         "Queue again, or fail with a reason, generations stuck 'running' past their "
-        "deadline (AIGEN['GENERATION_DEADLINE']) and re-send 'pending' ones nobody ran."
+        "deadline (AIGEN['GENERATION_DEADLINE']), re-send 'pending' ones nobody ran, and "
+        "optionally delete orphaned files."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -38,21 +39,29 @@ class Command(BaseCommand):
             help="Re-send pending generations queued longer ago than this "
                  "(default: AIGEN['GENERATION_DEADLINE']).",
         )
+        parser.add_argument(
+            "--sweep-files", type=seconds, nargs="?", const=3600.0, default=None,
+            metavar="SECONDS",
+            help="Also delete files of the last two months that no row refers to and that "
+                 "are older than SECONDS (default 3600), e.g. left by a caller's rolled-back "
+                 "transaction.",
+        )
         parser.add_argument("--json", action="store_true", dest="as_json",
                             help="Print what was done as JSON.")
 
-    def handle(self, *args: Any, pending_after: float | None, as_json: bool,
-               **options: Any) -> None:
+    def handle(self, *args: Any, pending_after: float | None, sweep_files: float | None,
+               as_json: bool, **options: Any) -> None:
         report = recover_generations(pending_after=pending_after)
+        swept = [] if sweep_files is None else sweep_orphan_files(older_than=sweep_files)
         if as_json:
-            self.stdout.write(json.dumps(asdict(report)))
+            self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept}))
             return
-        for label, ids in (("queued again", report.requeued), ("failed", report.failed),
-                           ("re-sent", report.resent)):
-            for generation_id in ids:
-                self.stdout.write(f"{label}: {generation_id}")
-        total = len(report.requeued) + len(report.failed) + len(report.resent)
+        for label, items in (("queued again", report.requeued), ("failed", report.failed),
+                             ("re-sent", report.resent), ("deleted file", swept)):
+            for item in items:
+                self.stdout.write(f"{label}: {item}")
         self.stdout.write(
             f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
-            f"{len(report.resent)} re-sent." if total else "Nothing to recover."
+            f"{len(report.resent)} re-sent"
+            + (f", {len(swept)} orphaned files deleted." if sweep_files is not None else ".")
         )
