@@ -1,0 +1,177 @@
+"""``manage.py generate``: one generation (or refinement) from the shell, through the
+same services as every other surface, so the row is recorded like any other."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
+from contextlib import ExitStack
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.test.utils import override_settings
+
+from ... import services
+from ...client.client import API_KEY_ENV_VARS
+from ...conf import aigen_settings
+from ...models import Generation, GenerationStatus
+from .. import arguments
+from ..progress import Progress
+from ..results import EXIT_BAD_ARGUMENTS, EXIT_CODES_HELP, exit_code_for, save_output, summary
+
+
+class Command(BaseCommand):
+    help = "Generate an image (or refine an earlier generation) and save it to a file."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        parser.epilog = EXIT_CODES_HELP
+
+        def one_line_error(message: str) -> NoReturn:
+            if parser.called_from_command_line:
+                sys.stderr.write(f"{parser.prog}: error: {message}\n")
+                sys.exit(EXIT_BAD_ARGUMENTS)
+            raise CommandError(message, returncode=EXIT_BAD_ARGUMENTS)
+
+        # One readable line (not argparse's usage block) for every bad argument.
+        parser.error = one_line_error  # type: ignore[method-assign]
+        return parser
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("prompt")
+        parser.add_argument("--size", type=arguments.image_size, metavar="WxH",
+                            help="exact output size, e.g. 1280x720 (default 1024x1024; "
+                                 "a refinement keeps its parent's size)")
+        parser.add_argument("--model", help="model id (default: AIGEN['MODEL'] / AI_MODEL)")
+        parser.add_argument("--seed", type=arguments.seed)
+        parser.add_argument("--reference", type=arguments.image_file, metavar="PATH",
+                            help="reference image whose layout is kept")
+        parser.add_argument("--asset", type=arguments.asset, action="append", default=[],
+                            metavar="PATH[:TYPE[:NAME]]",
+                            help="labelled media asset (logo, face, character, product, "
+                                 "style, other); repeatable")
+        parser.add_argument("--grounding", action="store_true",
+                            help="ground the image in Google Search results")
+        parser.add_argument("--refine", type=arguments.generation_id, metavar="GENERATION_ID",
+                            help="continue the conversation of this earlier generation")
+        parser.add_argument("--user", metavar="USERNAME", help="owner of the generation")
+        parser.add_argument("--output", metavar="PATH",
+                            help="where to write the image (default: <id>.<ext> here)")
+        parser.add_argument("--json", action="store_true",
+                            help="print one JSON object instead of the id and path")
+        parser.add_argument("--emulator", action="store_true",
+                            help="use the bundled emulator (the default when no API key is set)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        owner = self._owner(options["user"])
+        parent = self._parent(options["refine"])
+        with ExitStack() as stack:
+            if options["emulator"] or not _api_key_configured():
+                stack.enter_context(self._emulator(explicit=options["emulator"]))
+            progress = stack.enter_context(Progress(self.stderr))
+            progress.note("refining " + str(parent.id) if parent else "generating")
+            generation = self._start(options, owner, parent)
+            # This process works on its own generation: a no-op when the task backend
+            # already ran it (immediate) or a worker claimed it first.
+            services.run_generation(str(generation.id))
+            generation = _wait_until_finished(generation)
+        self._report(generation, options)
+
+    def _owner(self, username: str | None) -> Any:
+        if username is None:
+            return None
+        user_model = get_user_model()
+        try:
+            return user_model._default_manager.get_by_natural_key(username)
+        except user_model.DoesNotExist:
+            raise CommandError(f"no such user: {username}", returncode=EXIT_BAD_ARGUMENTS
+                               ) from None
+
+    def _parent(self, generation_id: Any) -> Generation | None:
+        if generation_id is None:
+            return None
+        try:
+            return Generation.objects.get(pk=generation_id)
+        except Generation.DoesNotExist:
+            raise CommandError(f"no generation with id {generation_id}",
+                               returncode=EXIT_BAD_ARGUMENTS) from None
+
+    def _emulator(self, *, explicit: bool) -> ExitStack:
+        from ...emulator import running_emulator
+
+        stack = ExitStack()
+        emu = stack.enter_context(running_emulator())
+        reason = "--emulator given" if explicit else "no API key set (AI_API_KEY)"
+        self.stderr.write(f"{reason}: using the bundled emulator at {emu.base_url}")
+        aigen = {**(getattr(settings, "AIGEN", None) or {}), "BASE_URL": emu.base_url,
+                 "API_KEY": "emulator-key"}
+        stack.enter_context(override_settings(AIGEN=aigen))
+        return stack
+
+    def _start(self, options: dict[str, Any], owner: Any, parent: Generation | None
+               ) -> Generation:
+        size = options["size"]
+        common: dict[str, Any] = {
+            "owner": owner, "model": options["model"], "seed": options["seed"],
+            "reference_image": options["reference"].read_bytes() if options["reference"]
+            else None,
+        }
+        try:
+            with transaction.atomic():
+                common["media_assets"] = [
+                    services.add_media_asset(a.path.read_bytes(), owner=owner,
+                                             asset_type=a.asset_type,
+                                             display_name=a.display_name or a.path.stem)
+                    for a in options["asset"]
+                ]
+                if parent is not None:
+                    return services.refine(
+                        parent, options["prompt"], width=size[0] if size else None,
+                        height=size[1] if size else None,
+                        enable_grounding=True if options["grounding"] else None, **common)
+                width, height = size or (1024, 1024)
+                return services.create_generation(
+                    options["prompt"], width=width, height=height,
+                    enable_grounding=options["grounding"], **common)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages), returncode=EXIT_BAD_ARGUMENTS) from None
+        except services.ServiceError as exc:
+            raise CommandError(str(exc), returncode=EXIT_BAD_ARGUMENTS) from None
+
+    def _report(self, generation: Generation, options: dict[str, Any]) -> None:
+        path = None
+        if generation.status == GenerationStatus.SUCCEEDED:
+            path = save_output(generation, options["output"])
+        if options["json"]:
+            self.stdout.write(json.dumps(summary(generation, path)))
+        elif path is not None:
+            self.stdout.write(f"{generation.id} {path}")
+        code = exit_code_for(generation)
+        if code:
+            reason = generation.block_reason or generation.error_message or generation.status
+            raise CommandError(f"generation {generation.id} {generation.status}: {reason}",
+                               returncode=code)
+
+
+def _api_key_configured() -> bool:
+    return bool(aigen_settings.API_KEY) or any(os.environ.get(v) for v in API_KEY_ENV_VARS)
+
+
+def _wait_until_finished(generation: Generation, poll: float = 0.5) -> Generation:
+    """Poll the row (a worker may be running it) until it is terminal, or deferred for
+    a rate limit (pending with ``run_after``: the caller reports it as rate limited)."""
+    generation.refresh_from_db()
+    while generation.status in (GenerationStatus.PENDING, GenerationStatus.RUNNING):
+        if generation.status == GenerationStatus.PENDING and generation.run_after:
+            break
+        time.sleep(poll)
+        generation.refresh_from_db()
+    return generation
