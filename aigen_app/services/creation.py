@@ -126,11 +126,12 @@ def _validated(
     reference_image: inputs.ImageInput | None, media_assets: Sequence[MediaAsset],
     enable_grounding: bool, idempotency_key: str | None, *, history_images: int,
 ) -> _Spec:
+    width, height = inputs.check_size(width, height)
     spec = _Spec(
-        owner=owner, prompt=inputs.clean_prompt(prompt), model=model,
-        width=inputs.check_size(width, height)[0], height=height,
-        seed=inputs.check_seed(seed), enable_grounding=bool(enable_grounding),
-        idempotency_key=idempotency_key or None,
+        owner=owner, prompt=inputs.clean_prompt(prompt), model=inputs.check_model_name(model),
+        width=width, height=height, seed=inputs.check_seed(seed),
+        enable_grounding=bool(enable_grounding),
+        idempotency_key=inputs.check_idempotency_key(idempotency_key),
         assets=inputs.check_assets(media_assets, owner),
     )
     if reference_image is not None:

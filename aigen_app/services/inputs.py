@@ -48,6 +48,22 @@ def check_seed(seed: object) -> int | None:
     return seed
 
 
+def check_model_name(model: object) -> str:
+    if not isinstance(model, str) or len(model) > 100:
+        raise ValidationError("model must be a model id of at most 100 characters.",
+                              code="invalid_model")
+    return model
+
+
+def check_idempotency_key(key: object) -> str | None:
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or len(key) > 255:
+        raise ValidationError("The idempotency key must be a string of at most 255 "
+                              "characters.", code="invalid_idempotency_key")
+    return key
+
+
 def check_model(model: str, *, grounding: bool, input_images: int) -> None:
     """Refuse what the model's capabilities rule out (the API would answer 400)."""
     # The model the client will use: the same fallbacks as AIGenerationClient.

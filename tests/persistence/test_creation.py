@@ -57,6 +57,8 @@ def test_create_stores_pending_row_and_user_turn_then_queues(
         ({"reference_image": b"not an image"}, "invalid_image"),
         ({"reference_image": png_bytes(fmt="GIF")}, "invalid_image"),
         ({"reference_image": b""}, "invalid_image"),
+        ({"model": "m" * 101}, "invalid_model"),
+        ({"idempotency_key": "k" * 256}, "invalid_idempotency_key"),
     ],
 )
 def test_bad_input_is_refused_and_stores_nothing(
