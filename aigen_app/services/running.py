@@ -161,7 +161,7 @@ def _succeeded(generation: Generation, token: Any, response: GenerationResponse)
                     candidates_tokens=usage.candidates_tokens,
                     thoughts_tokens=usage.thoughts_tokens, total_tokens=usage.total_tokens,
                     inference_time_ms=response.inference_time_ms,
-                    api_attempts=response.attempts,
+                    api_attempts=response.attempts, error_code="", error_message="",
                 )
                 turns.append_turn(conversation, generation, TurnRole.MODEL, parts)
     except _Superseded:

@@ -113,6 +113,9 @@ def test_long_rate_limit_defers_on_a_backend_that_can(
     # When the time comes, it runs and succeeds.
     Generation.objects.filter(pk=generation.pk).update(run_after=timezone.now())
     assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
+    generation.refresh_from_db()
+    assert (generation.error_code, generation.error_message) == ("", "")
+    assert generation.attempts == 2
 
 
 @pytest.mark.usefixtures("immediate_tasks")

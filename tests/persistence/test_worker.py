@@ -156,4 +156,5 @@ def test_worker_killed_mid_generation_is_recovered(
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.SUCCEEDED, generation.error_message
     assert generation.attempts == 2
+    assert generation.error_code == ""
     assert [e.outcome for e in emulator.requests()][-1] == "ok"
