@@ -1,0 +1,69 @@
+"""Media assets in the admin: what each uploaded image is, whose, and how large."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path
+from django.utils.safestring import SafeString
+
+from ..models import MediaAsset
+from . import display
+from .base import ReadOnlyAdmin
+from .images import stream_image
+
+
+@admin.register(MediaAsset)
+class MediaAssetAdmin(ReadOnlyAdmin[MediaAsset]):
+    list_display = ["thumbnail", "__str__", "asset_type", "owner", "dimensions", "mime_type",
+                    "size", "short_sha256", "created_at"]
+    list_display_links = ["thumbnail", "__str__"]
+    list_filter = ["asset_type", "mime_type", "created_at"]
+    search_fields = ["display_name", "sha256", "id", "owner__username"]
+    list_select_related = ["owner"]
+    fields = ["preview", "display_name", "asset_type", "owner", "dimensions", "mime_type",
+              "size", "sha256", "id", "created_at"]
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_image"
+        return [
+            path("<path:object_id>/image/", self.admin_site.admin_view(self.image_view),
+                 name=name),
+            *super().get_urls(),
+        ]
+
+    def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        asset = get_object_or_404(
+            self.get_queryset(request).only("id", "owner_id", "image", "mime_type", "sha256"),
+            pk=object_id,
+        )
+        if not self.has_view_permission(request, asset):
+            raise PermissionDenied
+        return stream_image(request, asset.image.name or "", asset.mime_type, asset.sha256)
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: MediaAsset) -> SafeString:
+        return display.image_tag(self.image_url(obj), obj.width, obj.height,
+                                 box=display.THUMBNAIL_BOX, alt=str(obj), link=False)
+
+    @admin.display(description="Image")
+    def preview(self, obj: MediaAsset) -> SafeString:
+        return display.image_tag(self.image_url(obj), obj.width, obj.height,
+                                 box=display.PREVIEW_BOX, alt=str(obj),
+                                 css_class="aigen-preview")
+
+    @admin.display(description="Dimensions")
+    def dimensions(self, obj: MediaAsset) -> str:
+        return f"{obj.width}x{obj.height}"
+
+    @admin.display(description="Size", ordering="byte_size")
+    def size(self, obj: MediaAsset) -> str:
+        return filesizeformat(obj.byte_size)
+
+    @admin.display(description="sha256", ordering="sha256")
+    def short_sha256(self, obj: MediaAsset) -> str:
+        return obj.sha256[:12]

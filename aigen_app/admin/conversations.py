@@ -1,0 +1,183 @@
+"""Conversations in the admin: the thread in order, and a form to refine it.
+
+The conversation page replaces the change form (conversations are read-only) with the
+thread: every turn's role, text and images, and whether each part holds a thought
+signature. Signatures are deferred in the query, so their bytes (often hundreds of KB,
+and opaque to staff) are never even loaded, let alone rendered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from ..models import Conversation, Generation, GenerationStatus, Turn, TurnPart, TurnRole
+from . import display
+from .base import ReadOnlyAdmin
+from .forms import RefineForm
+from .images import stream_image
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin[Conversation]):
+    list_display = ["__str__", "owner", "turn_count", "generation_count", "created_at",
+                    "updated_at"]
+    list_filter = ["created_at", "updated_at"]
+    search_fields = ["title", "id", "owner__username"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    thread_template = "admin/aigen_app/conversation/thread.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        # Subqueries, not Count() over two joins: those would multiply a long
+        # conversation's turns by its generations before grouping.
+        return super().get_queryset(request).annotate(
+            turn_total=_count(Turn), generation_total=_count(Generation),
+        )
+
+    @admin.display(description="Turns", ordering="turn_total")
+    def turn_count(self, obj: Conversation) -> int:
+        return int(getattr(obj, "turn_total", 0))
+
+    @admin.display(description="Generations", ordering="generation_total")
+    def generation_count(self, obj: Conversation) -> int:
+        return int(getattr(obj, "generation_total", 0))
+
+    # -- images -----------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_part_image"
+        return [
+            path("<path:object_id>/parts/<int:part_id>/image/",
+                 self.admin_site.admin_view(self.part_image_view), name=name),
+            *super().get_urls(),
+        ]
+
+    def part_image_view(self, request: HttpRequest, object_id: str,
+                        part_id: int) -> HttpResponseBase:
+        conversation = self._viewable(request, object_id)
+        part = get_object_or_404(
+            TurnPart.objects.only("id", "image", "mime_type", "sha256"),
+            pk=part_id, turn__conversation=conversation, kind=TurnPart.Kind.IMAGE,
+        )
+        return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
+
+    def _viewable(self, request: HttpRequest, object_id: str) -> Conversation:
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            raise Http404(f"No conversation with id {object_id!r}.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied
+        return conversation
+
+    # -- the thread -------------------------------------------------------------------
+
+    def has_refine_permission(self, request: HttpRequest) -> bool:
+        """Refining creates a generation: Django's add permission on generations."""
+        return request.user.has_perm(f"{self.opts.app_label}.add_generation")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        conversation = self._viewable(request, object_id)
+        parents = Generation.objects.filter(conversation=conversation,
+                                            status=GenerationStatus.SUCCEEDED)
+        latest = parents.order_by("-created_at").first()
+        can_refine = latest is not None and self.has_refine_permission(request)
+        form = None
+        if can_refine:
+            if request.method == "POST":
+                form = RefineForm(request.POST, parents=parents)
+                generation = form.refine() if form.is_valid() else None
+                if generation is not None:
+                    self.message_user(
+                        request, f"Refinement {generation.pk} created ({generation.status}).",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(request.path)
+            else:
+                form = RefineForm(parents=parents, initial={"parent": latest})
+        elif request.method == "POST":
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Conversation: {conversation}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": conversation,
+            "has_view_permission": True,
+            "media": self.media,
+            "turns": self.thread(conversation),
+            "refine_form": form,
+            "refine_target": latest,
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.thread_template, context)
+
+    def thread(self, conversation: Conversation) -> list[dict[str, Any]]:
+        """The turns in position order, with what the template shows of each (a
+        constant number of queries, however long the thread)."""
+        parts = TurnPart.objects.defer("thought_signature").annotate(
+            has_signature=ExpressionWrapper(Q(thought_signature__isnull=False),
+                                            output_field=BooleanField()),
+        ).order_by("index")
+        turns = (Turn.objects.filter(conversation=conversation).order_by("position")
+                 .select_related("generation")
+                 .prefetch_related(Prefetch("parts", queryset=parts)))
+        answered = {t.generation_id for t in turns if t.role == TurnRole.MODEL}
+        return [self._turn(conversation, turn, answered) for turn in turns]
+
+    def _turn(self, conversation: Conversation, turn: Turn,
+              answered: set[Any]) -> dict[str, Any]:
+        generation = turn.generation
+        parts = []
+        for part in turn.parts.all():
+            entry: dict[str, Any] = {"part": part,
+                                     "signed": bool(getattr(part, "has_signature", False))}
+            if part.is_image:
+                # No dimension columns on parts (the model's raw image may differ in
+                # size from the generation's fitted one): the browser fits it to a box.
+                entry["image"] = display.image_tag(
+                    self.image_url(conversation, "part_image", part_id=part.pk), None, None,
+                    box=display.THREAD_BOX, alt=f"{turn.role} image {part.index}",
+                    css_class="aigen-thread-image",
+                )
+            parts.append(entry)
+        return {
+            "turn": turn,
+            "generation": generation,
+            "generation_link": self.link(generation, generation.pk),
+            "status": display.status_badge(generation.status),
+            "parts": parts,
+            "signed_parts": sum(1 for entry in parts if entry["signed"]),
+            # A user turn whose generation has no answer (yet): say why.
+            "unanswered": turn.role == TurnRole.USER and generation.pk not in answered,
+        }
+
+
+
+def _count(model: type[Turn] | type[Generation]) -> Coalesce:
+    """The number of ``model`` rows of the outer conversation, as a subquery."""
+    rows = (model._default_manager.filter(conversation=OuterRef("pk")).order_by()
+            .values("conversation").annotate(total=Count("pk")).values("total"))
+    return Coalesce(Subquery(rows), Value(0))

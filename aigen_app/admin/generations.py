@@ -1,0 +1,234 @@
+"""Generations in the admin: a list that renders from columns alone, a read-only
+detail, and the retry / cancel actions (through the services)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from .. import services
+from ..models import Generation, MediaAsset
+from . import display
+from .base import ReadOnlyAdmin
+from .images import stream_image
+
+
+class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
+    """The distinct values of a text column, without the empty one most rows have."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lookup_choices = self.lookup_choices.exclude(**{self.lookup_kwarg: ""})
+
+
+@admin.register(Generation)
+class GenerationAdmin(ReadOnlyAdmin[Generation]):
+    list_display = ["thumbnail", "status_badge", "prompt_excerpt", "owner", "model",
+                    "size", "total_tokens", "created_at"]
+    list_display_links = ["thumbnail", "prompt_excerpt"]
+    list_filter = ["status", ("model", NonEmptyValuesFilter),
+                   ("finish_reason", NonEmptyValuesFilter),
+                   ("block_reason", NonEmptyValuesFilter), "created_at"]
+    # "id" searches by the whole id or any part of it (hyphens optional).
+    search_fields = ["prompt", "id", "owner__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner"]
+    list_per_page = 50
+    actions = ["retry_generations", "cancel_generations"]
+    fieldsets = [
+        (None, {"fields": ["preview", "status_badge", "owner", "conversation_link",
+                           "parent_link", "refinements_links"]}),
+        ("Request", {"fields": ["prompt", "size", "model_requested", "seed",
+                                "enable_grounding", "reference_preview", "assets_preview",
+                                "idempotency_key"]}),
+        ("Result", {"fields": ["model_version", "image_details", "text", "response_id",
+                               "finish_reason"]}),
+        ("Usage", {"fields": ["prompt_tokens", "candidates_tokens", "thoughts_tokens",
+                              "total_tokens"]}),
+        ("Timings", {"fields": ["created_at", "queued_at", "run_after", "started_at",
+                                "deadline_at", "finished_at", "queue_wait", "run_time",
+                                "inference_time"]}),
+        ("Attempts", {"fields": ["attempts", "api_attempts"]}),
+        ("Error or block", {"fields": ["error_code", "error_message", "block_reason"]}),
+    ]
+
+    # -- images -----------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/image/", view(self.image_view), name=f"{info}_image"),
+            path("<path:object_id>/reference/", view(self.reference_view),
+                 name=f"{info}_reference"),
+            *super().get_urls(),
+        ]
+
+    def _viewable(self, request: HttpRequest, object_id: str) -> Generation:
+        generation = get_object_or_404(
+            self.get_queryset(request).only(
+                "id", "owner_id", "image", "mime_type", "sha256", "reference_image",
+                "reference_mime_type",
+            ),
+            pk=object_id,
+        )
+        if not self.has_view_permission(request, generation):
+            raise PermissionDenied
+        return generation
+
+    def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        generation = self._viewable(request, object_id)
+        return stream_image(request, generation.image.name or "", generation.mime_type,
+                            generation.sha256)
+
+    def reference_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        generation = self._viewable(request, object_id)
+        return stream_image(request, generation.reference_image.name or "",
+                            generation.reference_mime_type)
+
+    # -- list columns -----------------------------------------------------------------
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Generation) -> SafeString | str:
+        if not obj.image:
+            return "—"
+        return display.image_tag(self.image_url(obj), obj.image_width, obj.image_height,
+                                 box=display.THUMBNAIL_BOX, alt=f"Generation {obj.pk}",
+                                 link=False)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Generation) -> SafeString:
+        return display.status_badge(obj.status)
+
+    @admin.display(description="Prompt", ordering="prompt")
+    def prompt_excerpt(self, obj: Generation) -> str:
+        return display.excerpt(obj.prompt)
+
+    @admin.display(description="Size")
+    def size(self, obj: Generation) -> str:
+        return f"{obj.width}x{obj.height}"
+
+    # -- detail -----------------------------------------------------------------------
+
+    @admin.display(description="Image")
+    def preview(self, obj: Generation) -> SafeString | str:
+        if not obj.image:
+            return "No image (the generation has not succeeded)."
+        return display.image_tag(self.image_url(obj), obj.image_width, obj.image_height,
+                                 box=display.PREVIEW_BOX, alt=obj.prompt,
+                                 css_class="aigen-preview")
+
+    @admin.display(description="Conversation")
+    def conversation_link(self, obj: Generation) -> SafeString:
+        return self.link(obj.conversation, obj.conversation)
+
+    @admin.display(description="Refines")
+    def parent_link(self, obj: Generation) -> SafeString | str:
+        return self.link(obj.parent, obj.parent) if obj.parent else "—"
+
+    @admin.display(description="Refined by")
+    def refinements_links(self, obj: Generation) -> SafeString | str:
+        children = obj.refinements.order_by("created_at")
+        if not children:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}",
+                                ((self.link(child, child),) for child in children))
+
+    @admin.display(description="Model requested")
+    def model_requested(self, obj: Generation) -> str:
+        # ``model`` holds the request until the answer replaces it with the model used.
+        return obj.model or "(the configured default)"
+
+    @admin.display(description="Reference image")
+    def reference_preview(self, obj: Generation) -> SafeString | str:
+        if not obj.reference_image:
+            return "—"
+        return display.image_tag(self.image_url(obj, "reference"), None, None,
+                                 box=display.THREAD_BOX, alt="Reference image")
+
+    @admin.display(description="Media assets")
+    def assets_preview(self, obj: Generation) -> SafeString | str:
+        links = obj.asset_links.select_related("asset").order_by("position")
+        if not links:
+            return "—"
+        return format_html_join(" ", "{}", ((self._asset_chip(link.asset),) for link in links))
+
+    def _asset_chip(self, asset: MediaAsset) -> SafeString:
+        url = reverse(f"{self.admin_site.name}:aigen_app_mediaasset_image",
+                      kwargs={"object_id": asset.pk})
+        thumbnail = display.image_tag(url, asset.width, asset.height,
+                                      box=display.THUMBNAIL_BOX, alt=str(asset), link=False)
+        return self.link(asset, format_html("{} {}", thumbnail, asset))
+
+    @admin.display(description="Image file")
+    def image_details(self, obj: Generation) -> str:
+        if not obj.image:
+            return "—"
+        return (f"{obj.image_width}x{obj.image_height} {obj.mime_type}, "
+                f"{filesizeformat(obj.byte_size or 0)}, sha256 {obj.sha256}")
+
+    @admin.display(description="Waited in queue")
+    def queue_wait(self, obj: Generation) -> str:
+        start = obj.queued_at or obj.created_at
+        return _seconds(obj.started_at - start) if obj.started_at else "—"
+
+    @admin.display(description="Last run took")
+    def run_time(self, obj: Generation) -> str:
+        if obj.started_at and obj.finished_at:
+            return _seconds(obj.finished_at - obj.started_at)
+        return "—"
+
+    @admin.display(description="API inference time")
+    def inference_time(self, obj: Generation) -> str:
+        if obj.inference_time_ms is None:
+            return "—"
+        return f"{obj.inference_time_ms / 1000:.2f} s"
+
+    # -- actions ----------------------------------------------------------------------
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Retry and cancel need Django's change permission on generations, although
+        the rows themselves are never edited by hand."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Retry selected failed, blocked or canceled generations",
+                  permissions=["operate"])
+    def retry_generations(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        self._apply(request, queryset, services.retry_generation, "queued again")
+
+    @admin.action(description="Cancel selected pending or running generations",
+                  permissions=["operate"])
+    def cancel_generations(self, request: HttpRequest,
+                           queryset: QuerySet[Generation]) -> None:
+        self._apply(request, queryset, services.cancel_generation, "canceled")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Generation],
+               operation: Callable[[Generation], Generation], done: str) -> None:
+        count = 0
+        for generation in queryset.order_by("created_at"):
+            try:
+                operation(generation)
+            except services.ServiceError as exc:
+                self.message_user(request, f"{generation.pk}: {exc.message}", messages.ERROR)
+            else:
+                count += 1
+        if count:
+            noun = "generation" if count == 1 else "generations"
+            self.message_user(request, f"{count} {noun} {done}.", messages.SUCCESS)
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{delta.total_seconds():.2f} s"
