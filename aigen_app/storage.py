@@ -114,7 +114,7 @@ def inspect_image(data: bytes) -> ImageInfo:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             mime = Image.MIME.get(img.format or "", "")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError("not a readable image") from exc
     return ImageInfo(mime or "application/octet-stream", width, height, len(data),
                      hashlib.sha256(data).hexdigest())
