@@ -56,6 +56,24 @@ DEFAULTS: dict[str, Any] = {
     "MAX_IMAGE_BYTES": 20 * 1024 * 1024,
     # Seconds to defer a rate-limited generation when the API names no wait.
     "RATE_LIMIT_DEFAULT_WAIT": 60.0,
+    # Largest pixel count (width x height) an uploaded image may declare. Checked before
+    # any pixel is decoded, so a small file that claims huge dimensions (a decompression
+    # bomb) costs nothing; 50 MP admits a 48 MP phone photo.
+    "MAX_IMAGE_PIXELS": 50_000_000,
+    # REST API: rate of creating requests (generations, refinements, retries, uploads)
+    # per user, in DRF's "number/period" form. The host project's
+    # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["aigen_create"] wins when set; None here
+    # (and no host rate) disables the throttle.
+    "API_CREATE_RATE": "30/minute",
+    # REST API: seconds a 202 Accepted response asks clients to wait before polling.
+    "API_RETRY_AFTER": 2,
+    # REST API page size, and the most a client may ask for with ?page_size=.
+    "API_PAGE_SIZE": 20,
+    "API_MAX_PAGE_SIZE": 100,
+    # REST API image delivery: "stream" sends the file through Django, "redirect" answers
+    # 302 to the storage's own (short-lived, signed on S3) URL, "auto" streams files of a
+    # local storage (one with ``path()``) and redirects otherwise.
+    "API_IMAGE_DELIVERY": "auto",
 }
 
 

@@ -1,0 +1,80 @@
+"""OpenAPI descriptions shared by the viewsets (drf-spectacular)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every error response: a stable ``code`` and a human ``message``."""
+
+    code = serializers.CharField(help_text=(
+        "Stable, machine-readable: validation_error, parse_error, not_authenticated, "
+        "authentication_failed, permission_denied, not_found, method_not_allowed, "
+        "not_acceptable, unsupported_media_type, invalid_state, rate_limited, "
+        "quota_exceeded."))
+    message = serializers.CharField(help_text="For people; may change between releases.")
+    # The metaclass moves declared fields off the class, so this does not shadow
+    # Serializer.fields at run time.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="validation_error only: messages per input (nested inputs dotted, "
+                  "whole-request errors under non_field_errors).")
+    retry_after = serializers.IntegerField(
+        required=False, help_text="429 only: seconds to wait before trying again.")
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (code validation_error or parse_error).",
+    401: "Not signed in (code not_authenticated or authentication_failed).",
+    403: "Not allowed (code permission_denied).",
+    404: "No such object among yours (code not_found).",
+    406: "The Accept header asks for a type this endpoint cannot send (not_acceptable).",
+    409: "The generation's status does not allow this (code invalid_state).",
+    415: "Unsupported request Content-Type (code unsupported_media_type).",
+    429: "Too many creates (code rate_limited) or the daily generation limit is used up "
+         "(code quota_exceeded); see Retry-After.",
+}
+READ = (401, 403, 406)
+WRITE = (400, 401, 403, 406, 415, 429)
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201, 202],
+    description="The generation's URL, to poll while it runs.",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 429],
+    description="Seconds to wait before polling (202) or trying again (429).",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Up to 255 characters. Repeating a create with the same key returns the "
+                "generation the first request made instead of starting another (the "
+                "body of a repeat is not compared).",
+)
+IMAGE_RESPONSES: dict[Any, Any] = {
+    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, "The image (local storage)."),
+    (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, "The image (local storage)."),
+    (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, "The image (local storage)."),
+    302: OpenApiResponse(description="Redirect to a short-lived signed storage URL (remote "
+                                     "storage such as S3)."),
+    **errors(401, 403, 404),
+}
+
+# Turn positions and part indexes are database integers.
+MAX_POSITION = 2**31 - 1
+PART_PARAMETERS = [
+    OpenApiParameter(name, {"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+                     OpenApiParameter.PATH, description=text)
+    for name, text in (("position", "The turn's position in the conversation (0 first)."),
+                       ("index", "The part's index within the turn (0 first)."))
+]

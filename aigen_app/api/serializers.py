@@ -1,0 +1,336 @@
+"""What the API reads and writes. Input serializers validate and hand over to the
+services; output serializers link images to the API's owner-only endpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .. import services
+from ..client.catalog import MAX_EDGE
+from ..models import AssetType, Conversation, Generation, MediaAsset, Turn, TurnPart
+from ..services.inputs import SEED_RANGE
+from . import uploads
+
+MAX_PROMPT = 32_000
+# Which input a service's refusal is about, by its ValidationError code.
+SERVICE_FIELDS = {
+    "prompt_empty": "prompt",
+    "invalid_size": "width",
+    "invalid_seed": "seed",
+    "grounding_unsupported": "enable_grounding",
+    "too_many_images": "media_assets",
+    "invalid_asset": "media_assets",
+}
+
+
+@contextmanager
+def service_errors(image_field: str) -> Iterator[None]:
+    """Turn a service's ``ValidationError`` into a field error of this serializer."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for error in exc.error_list:
+            name = SERVICE_FIELDS.get(error.code or "", image_field
+                                      if error.code in ("invalid_image", "image_too_large")
+                                      else "non_field_errors")
+            fields.setdefault(name, []).extend(error.messages)
+        raise serializers.ValidationError(fields) from exc
+
+
+def absolute(request: Any, view: str, **kwargs: Any) -> str:
+    url = reverse(f"aigen_api:{view}", kwargs=kwargs)
+    return str(request.build_absolute_uri(url)) if request is not None else url
+
+
+# Output ---------------------------------------------------------------------------------
+
+class StoredImageSerializer(serializers.Serializer[Any]):
+    url = serializers.URLField(help_text="Owner-only; a signed redirect on remote storage.")
+    mime_type = serializers.CharField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    byte_size = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField()
+
+
+class ErrorInfoSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="Stable: content_policy, rate_limited, "
+                                 "quota_exceeded, timeout, server_error, no_image...")
+    message = serializers.CharField()
+
+
+class UsageSerializer(serializers.Serializer[Any]):
+    prompt_tokens = serializers.IntegerField()
+    candidates_tokens = serializers.IntegerField()
+    thoughts_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class GenerationSerializer(serializers.ModelSerializer[Generation]):
+    """A generation. ``status`` ``blocked`` (with ``block_reason``) is a normal outcome,
+    not an HTTP error: the model refused the prompt or its image."""
+
+    url = serializers.SerializerMethodField()
+    conversation = serializers.UUIDField(source="conversation_id", read_only=True)
+    # Declared fields leave the class (metaclass), so this does not shadow Field.parent.
+    parent = serializers.UUIDField(  # type: ignore[assignment]
+        source="parent_id", read_only=True, allow_null=True)
+    media_assets = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    usage = UsageSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Generation
+        fields = ["id", "url", "status", "prompt", "width", "height", "model", "seed",
+                  "enable_grounding", "conversation", "parent", "media_assets", "image",
+                  "text", "model_version", "finish_reason", "block_reason", "error", "usage",
+                  "attempts", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, generation: Generation) -> str:
+        return absolute(self.context.get("request"), "generation-detail", pk=generation.pk)
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_media_assets(self, generation: Generation) -> list[str]:
+        return [str(link.asset_id) for link in generation.asset_links.all()]
+
+    @extend_schema_field(StoredImageSerializer(allow_null=True))
+    def get_image(self, generation: Generation) -> dict[str, Any] | None:
+        if not generation.image:
+            return None
+        return {"url": absolute(self.context.get("request"), "generation-image",
+                                pk=generation.pk),
+                "mime_type": generation.mime_type, "width": generation.image_width,
+                "height": generation.image_height, "byte_size": generation.byte_size,
+                "sha256": generation.sha256}
+
+    @extend_schema_field(ErrorInfoSerializer(allow_null=True))
+    def get_error(self, generation: Generation) -> dict[str, str] | None:
+        if not (generation.error_code or generation.error_message):
+            return None
+        return {"code": generation.error_code, "message": generation.error_message}
+
+
+class MediaAssetSerializer(serializers.ModelSerializer[MediaAsset]):
+    url = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MediaAsset
+        fields = ["id", "url", "image", "asset_type", "display_name", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, asset: MediaAsset) -> str:
+        return absolute(self.context.get("request"), "asset-detail", pk=asset.pk)
+
+    @extend_schema_field(StoredImageSerializer)
+    def get_image(self, asset: MediaAsset) -> dict[str, Any]:
+        return {"url": absolute(self.context.get("request"), "asset-image", pk=asset.pk),
+                "mime_type": asset.mime_type, "width": asset.width, "height": asset.height,
+                "byte_size": asset.byte_size, "sha256": asset.sha256}
+
+
+class PartImageSerializer(serializers.Serializer[Any]):
+    url = serializers.URLField()
+    mime_type = serializers.CharField()
+    byte_size = serializers.IntegerField(allow_null=True)
+
+
+class TurnPartSerializer(serializers.ModelSerializer[TurnPart]):
+    """A part of a turn. The thought signature itself is never sent, only whether the
+    conversation holds one (refinements replay it to the model)."""
+
+    text = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
+    has_thought_signature = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TurnPart
+        fields = ["index", "kind", "text", "image", "has_thought_signature"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_text(self, part: TurnPart) -> str | None:
+        return None if part.is_image else part.text
+
+    @extend_schema_field(PartImageSerializer(allow_null=True))
+    def get_image(self, part: TurnPart) -> dict[str, Any] | None:
+        if not part.is_image:
+            return None
+        turn = part.turn
+        url = absolute(self.context.get("request"), "conversation-part-image",
+                       pk=turn.conversation_id, position=turn.position, index=part.index)
+        return {"url": url, "mime_type": part.mime_type, "byte_size": part.byte_size}
+
+
+class TurnSerializer(serializers.ModelSerializer[Turn]):
+    generation = serializers.UUIDField(source="generation_id", read_only=True)
+    parts = TurnPartSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Turn
+        fields = ["position", "role", "generation", "created_at", "parts"]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    url = serializers.SerializerMethodField()
+    generation_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "url", "title", "generation_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, conversation: Conversation) -> str:
+        return absolute(self.context.get("request"), "conversation-detail",
+                        pk=conversation.pk)
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """A conversation with every turn in the order it was recorded."""
+
+    turns = TurnSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "turns"]
+        read_only_fields = fields
+
+
+# Input ----------------------------------------------------------------------------------
+
+class ImageUploadField(serializers.FileField):
+    """A PNG, JPEG, WebP or HEIC/HEIF upload, checked by content (``uploads``); its
+    validated value is the bytes to store."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        upload = super().to_internal_value(data)
+        return uploads.validated_image(upload)
+
+
+class OwnedAssetsField(serializers.ListField):
+    """Ids of the requesting user's media assets, resolved in order (unknown ids and
+    other users' assets are refused alike)."""
+
+    child = serializers.UUIDField()
+
+    def to_internal_value(self, data: Any) -> list[MediaAsset]:
+        ids = super().to_internal_value(data)
+        request = self.context["request"]
+        found = MediaAsset.objects.filter(owner=request.user, pk__in=ids).in_bulk()
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise serializers.ValidationError(
+                f"No media asset of yours has the id(s) {', '.join(missing)}.",
+                code="does_not_exist")
+        return [found[pk] for pk in ids]
+
+
+class PromptField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_PROMPT, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data))
+        if not value.strip():
+            raise serializers.ValidationError("The prompt is empty.", code="blank")
+        return value
+
+
+def _edge(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_EDGE, **kwargs)
+
+
+def _seed() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=SEED_RANGE[0], max_value=SEED_RANGE[1],
+                                    required=False, allow_null=True, default=None)
+
+
+class GenerationCreateSerializer(serializers.Serializer[Generation]):
+    """Start a generation in a new conversation. Send JSON, or multipart form data when
+    attaching a ``reference_image`` (``media_assets`` repeated once per id)."""
+
+    prompt = PromptField()
+    width = _edge(default=1024)
+    height = _edge(default=1024)
+    model = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                  default="", help_text="Empty: the configured default.")
+    seed = _seed()
+    enable_grounding = serializers.BooleanField(default=False)
+    media_assets = OwnedAssetsField(required=False, default=list, max_length=20)
+    reference_image = ImageUploadField(required=False, help_text=(
+        "PNG, JPEG, WebP or HEIC/HEIF (converted to JPEG), decided by content."))
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                  help_text="The new conversation's title (default: the "
+                                            "prompt's start).")
+
+    def create(self, validated_data: dict[str, Any]) -> Generation:
+        data = dict(validated_data)
+        with service_errors("reference_image"):
+            return services.create_generation(
+                data.pop("prompt"), reference_image=data.pop("reference_image", None),
+                **data)
+
+
+class RefineSerializer(serializers.Serializer[Generation]):
+    """Continue a succeeded generation's conversation. Omitted size, model and grounding
+    are the parent's."""
+
+    prompt = PromptField()
+    width = _edge(required=False)
+    height = _edge(required=False)
+    model = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    seed = _seed()
+    enable_grounding = serializers.BooleanField(required=False, allow_null=True,
+                                                default=None)
+    media_assets = OwnedAssetsField(required=False, default=list, max_length=20)
+    reference_image = ImageUploadField(required=False)
+
+    def create(self, validated_data: dict[str, Any]) -> Generation:
+        data = dict(validated_data)
+        parent: Generation = data.pop("parent")
+        with service_errors("reference_image"):
+            return services.refine(parent, data.pop("prompt"),
+                                   reference_image=data.pop("reference_image", None), **data)
+
+
+class MediaAssetUploadSerializer(serializers.Serializer[MediaAsset]):
+    """Upload an asset (multipart). The same image uploaded twice is one asset."""
+
+    image = ImageUploadField(help_text="PNG, JPEG, WebP or HEIC/HEIF (converted to JPEG), "
+                                       "decided by content, not by name or type.")
+    asset_type = serializers.ChoiceField(choices=AssetType.choices, default=AssetType.OTHER)
+    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                         help_text="Default: the uploaded file's name.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = super().to_internal_value(data)
+        if not values.get("display_name"):
+            upload = data.get("image") if isinstance(data, Mapping) else None
+            values["display_name"] = display_name(getattr(upload, "name", "") or "")
+        return values
+
+    def create(self, validated_data: dict[str, Any]) -> MediaAsset:
+        data = dict(validated_data)
+        with service_errors("image"):
+            return services.add_media_asset(data.pop("image"), **data)
+
+
+def display_name(file_name: str) -> str:
+    """The last path component of ``file_name``, printable characters only."""
+    base = os.path.basename(file_name.replace("\\", "/"))
+    return "".join(ch for ch in base if ch.isprintable())[:200]

@@ -1,0 +1,303 @@
+"""The API's viewsets: each action checks access, hands over to a serializer or a
+service, and shapes the response. No business rules live here."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypeVar
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Model,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+from django.http.response import HttpResponseBase
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from .. import services
+from ..conf import aigen_settings
+from ..models import Conversation, Generation, GenerationAsset, MediaAsset, Turn, TurnPart
+from . import filters, schema
+from . import serializers as s
+from .delivery import image_response
+from .exceptions import exception_handler
+from .pagination import PagePagination
+from .permissions import IsOwner
+from .removal import delete_media_asset
+from .throttling import CreateRateThrottle
+
+MAX_IDEMPOTENCY_KEY = 255
+M = TypeVar("M", bound=Model)
+
+
+class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """The signed-in user's own objects only; creating actions throttled."""
+
+    permission_classes = [IsAuthenticated, IsOwner]
+    pagination_class = PagePagination
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    ordering = ["-created_at"]
+    creating_actions: frozenset[str] = frozenset()
+
+    def owned(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        """``queryset`` narrowed to the requesting user's rows."""
+        user = self.request.user
+        if getattr(self, "swagger_fake_view", False) or not user.is_authenticated:
+            return queryset.none()
+        return queryset.filter(owner=user)
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = list(super().get_throttles())
+        if self.action in self.creating_actions:
+            throttles.append(CreateRateThrottle())
+        return throttles
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Image endpoints answer image/*; errors there are still JSON whatever the Accept.
+        return super().perform_content_negotiation(
+            request, force=force or self.action == "image")
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ValidationError({"Idempotency-Key": [
+            f"Ensure this header has no more than {MAX_IDEMPOTENCY_KEY} characters."]})
+    return key or None
+
+
+STARTED = {
+    201: OpenApiResponse(s.GenerationSerializer, "Finished already (an immediate task "
+                         "backend): succeeded, failed or blocked."),
+    202: OpenApiResponse(s.GenerationSerializer, "Queued or running: poll Location after "
+                         "Retry-After seconds."),
+}
+
+
+class GenerationCreateJSONSerializer(s.GenerationCreateSerializer):
+    reference_image = None  # type: ignore[assignment]
+
+
+class RefineJSONSerializer(s.RefineSerializer):
+    reference_image = None  # type: ignore[assignment]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your generations, newest first",
+                       responses={200: s.GenerationSerializer(many=True),
+                                  **schema.errors(400, *schema.READ)}),
+    retrieve=extend_schema(summary="One of your generations",
+                           responses={200: s.GenerationSerializer,
+                                      **schema.errors(404, *schema.READ)}),
+)
+class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedViewSet):
+    serializer_class = s.GenerationSerializer
+    parser_classes = [JSONParser, MultiPartParser]
+    filterset_class = filters.GenerationFilter
+    search_fields = ["prompt"]
+    ordering_fields = ["created_at", "finished_at", "status"]
+    creating_actions = frozenset({"create", "refine", "retry"})
+
+    def get_queryset(self) -> QuerySet[Generation]:
+        links = GenerationAsset.objects.only("generation_id", "asset_id", "position")
+        return self.owned(Generation.objects.all()).prefetch_related(
+            Prefetch("asset_links", queryset=links.order_by("position")))
+
+    @extend_schema(
+        summary="Start a generation",
+        request={"application/json": GenerationCreateJSONSerializer,
+                 "multipart/form-data": s.GenerationCreateSerializer},
+        parameters=[schema.IDEMPOTENCY_KEY, schema.LOCATION, schema.RETRY_AFTER],
+        responses={**STARTED, **schema.errors(*schema.WRITE)},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = s.GenerationCreateSerializer(data=request.data,
+                                                  context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        generation = serializer.save(owner=request.user,
+                                     idempotency_key=idempotency_key(request))
+        return self._started(generation, done=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Refine a succeeded generation: the next turn of its conversation",
+        request={"application/json": RefineJSONSerializer,
+                 "multipart/form-data": s.RefineSerializer},
+        parameters=[schema.IDEMPOTENCY_KEY, schema.LOCATION, schema.RETRY_AFTER],
+        responses={**STARTED, **schema.errors(404, 409, *schema.WRITE)},
+    )
+    @action(detail=True, methods=["post"])
+    def refine(self, request: Request, pk: str | None = None) -> Response:
+        parent = self.get_object()
+        serializer = s.RefineSerializer(data=request.data,
+                                        context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        generation = serializer.save(parent=parent, owner=request.user,
+                                     idempotency_key=idempotency_key(request))
+        return self._started(generation, done=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Run a failed, blocked or canceled generation again", request=None,
+        parameters=[schema.LOCATION, schema.RETRY_AFTER],
+        responses={200: OpenApiResponse(s.GenerationSerializer, "Finished already."),
+                   202: STARTED[202], **schema.errors(404, 409, 401, 403, 406, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        generation = services.retry_generation(self.get_object())
+        return self._started(generation, done=status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Cancel a pending or running generation (canceling twice is harmless)",
+        request=None,
+        responses={200: s.GenerationSerializer, **schema.errors(404, 409, *schema.READ)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        generation = services.cancel_generation(self.get_object())
+        return Response(self.get_serializer(self._fresh(generation)).data)
+
+    @extend_schema(summary="The generated image (owner only)", responses=schema.IMAGE_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        generation = self.get_object()
+        return image_response(generation.image, generation.mime_type)
+
+    def _fresh(self, generation: Generation) -> Generation:
+        # The row as it is now (an immediate backend has run the task meanwhile).
+        return self.get_queryset().get(pk=generation.pk)
+
+    def _started(self, generation: Generation, *, done: int) -> Response:
+        generation = self._fresh(generation)
+        data = self.get_serializer(generation).data
+        headers = {"Location": data["url"]}
+        if generation.is_finished:
+            return Response(data, status=done, headers=headers)
+        headers["Retry-After"] = str(int(aigen_settings.API_RETRY_AFTER))
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+def _parts() -> QuerySet[TurnPart]:
+    # The signature can be half a megabyte: load only whether there is one.
+    held = ExpressionWrapper(Q(thought_signature__isnull=False), output_field=BooleanField())
+    return TurnPart.objects.defer("thought_signature").annotate(
+        has_thought_signature=held).order_by("index")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your conversations, newest first",
+                       responses={200: s.ConversationSerializer(many=True),
+                                  **schema.errors(400, *schema.READ)}),
+    retrieve=extend_schema(summary="A conversation with its turns in order",
+                           responses={200: s.ConversationDetailSerializer,
+                                      **schema.errors(404, *schema.READ)}),
+)
+class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedViewSet):
+    filterset_class = filters.ConversationFilter
+    search_fields = ["title"]
+    ordering_fields = ["created_at", "updated_at"]
+
+    def get_serializer_class(self) -> type[s.ConversationSerializer]:
+        if self.action == "retrieve":
+            return s.ConversationDetailSerializer
+        return s.ConversationSerializer
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        conversations = self.owned(Conversation.objects.all())
+        if self.action == "list":
+            return conversations.annotate(generation_count=Count("generations"))
+        if self.action == "retrieve":
+            turns = Turn.objects.order_by("position").prefetch_related(
+                Prefetch("parts", queryset=_parts()))
+            return conversations.annotate(generation_count=Count("generations")) \
+                .prefetch_related(Prefetch("turns", queryset=turns))
+        return conversations
+
+    @extend_schema(summary="An image of a turn (owner only)", responses=schema.IMAGE_RESPONSES,
+                   parameters=schema.PART_PARAMETERS)
+    @action(detail=True, methods=["get"],
+            url_path=r"turns/(?P<position>[0-9]+)/parts/(?P<index>[0-9]+)/image",
+            url_name="part-image")
+    def image(self, request: Request, pk: str | None = None, position: str = "0",
+              index: str = "0") -> HttpResponseBase:
+        conversation = self.get_object()
+        if max(int(position), int(index)) > schema.MAX_POSITION:
+            raise NotFound("This turn has no image part at that index.")
+        part = TurnPart.objects.filter(
+            turn__conversation=conversation, turn__position=int(position), index=int(index),
+        ).only("image", "mime_type", "kind").first()
+        if part is None or not part.is_image:
+            raise NotFound("This turn has no image part at that index.")
+        return image_response(part.image, part.mime_type)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your media assets, newest first",
+                       responses={200: s.MediaAssetSerializer(many=True),
+                                  **schema.errors(400, *schema.READ)}),
+    retrieve=extend_schema(summary="One of your media assets",
+                           responses={200: s.MediaAssetSerializer,
+                                      **schema.errors(404, *schema.READ)}),
+    destroy=extend_schema(summary="Delete a media asset (its file goes too unless a "
+                                  "conversation still holds it)",
+                          responses={204: None, **schema.errors(404, *schema.READ)}),
+)
+class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.DestroyModelMixin, OwnedViewSet):
+    serializer_class = s.MediaAssetSerializer
+    parser_classes = [MultiPartParser]
+    filterset_class = filters.MediaAssetFilter
+    search_fields = ["display_name"]
+    ordering_fields = ["created_at", "byte_size"]
+    creating_actions = frozenset({"create"})
+
+    def get_queryset(self) -> QuerySet[MediaAsset]:
+        return self.owned(MediaAsset.objects.all())
+
+    @extend_schema(
+        summary="Upload a media asset",
+        request={"multipart/form-data": s.MediaAssetUploadSerializer},
+        parameters=[schema.LOCATION],
+        responses={201: OpenApiResponse(s.MediaAssetSerializer, "Stored."),
+                   200: OpenApiResponse(s.MediaAssetSerializer, "You had uploaded this "
+                                        "image already: the existing asset."),
+                   **schema.errors(*schema.WRITE)},
+    )
+    def create(self, request: Request) -> Response:
+        upload = s.MediaAssetUploadSerializer(data=request.data,
+                                              context=self.get_serializer_context())
+        upload.is_valid(raise_exception=True)
+        digest = hashlib.sha256(upload.validated_data["image"]).hexdigest()
+        existed = self.get_queryset().filter(sha256=digest).exists()
+        asset = upload.save(owner=request.user)
+        data = self.get_serializer(asset).data
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(data, status=code, headers={"Location": data["url"]})
+
+    def perform_destroy(self, instance: MediaAsset) -> None:
+        delete_media_asset(instance)
+
+    @extend_schema(summary="The asset's image (owner only)", responses=schema.IMAGE_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        asset = self.get_object()
+        return image_response(asset.image, asset.mime_type)
+
+
+__all__ = ["ConversationViewSet", "GenerationViewSet", "MediaAssetViewSet"]
