@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
@@ -37,12 +35,7 @@ class MediaAssetAdmin(ReadOnlyAdmin[MediaAsset]):
         ]
 
     def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
-        asset = get_object_or_404(
-            self.get_queryset(request).only("id", "owner_id", "image", "mime_type", "sha256"),
-            pk=object_id,
-        )
-        if not self.has_view_permission(request, asset):
-            raise PermissionDenied
+        asset = self.viewable(request, object_id)
         return stream_image(request, asset.image.name or "", asset.mime_type, asset.sha256)
 
     @admin.display(description="Image")

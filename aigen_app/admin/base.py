@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
@@ -33,6 +35,16 @@ class ReadOnlyAdmin(admin.ModelAdmin[_M]):
         opts = self.opts
         return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}",
                        kwargs={"object_id": obj.pk, **kwargs})
+
+    def viewable(self, request: HttpRequest, object_id: str) -> _M:
+        """The object an image view serves: 404 when there is none (or the id is
+        malformed), 403 when the user may not view it."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r}.")
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj
 
     def link(self, obj: models.Model, text: Any) -> SafeString:
         return display.admin_link(obj, text, self.admin_site.name)

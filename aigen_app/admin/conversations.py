@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     BooleanField,
@@ -25,7 +24,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -75,20 +74,12 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
 
     def part_image_view(self, request: HttpRequest, object_id: str,
                         part_id: int) -> HttpResponseBase:
-        conversation = self._viewable(request, object_id)
+        conversation = self.viewable(request, object_id)
         part = get_object_or_404(
             TurnPart.objects.only("id", "image", "mime_type", "sha256"),
             pk=part_id, turn__conversation=conversation, kind=TurnPart.Kind.IMAGE,
         )
         return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
-
-    def _viewable(self, request: HttpRequest, object_id: str) -> Conversation:
-        conversation = self.get_object(request, unquote(object_id))
-        if conversation is None:
-            raise Http404(f"No conversation with id {object_id!r}.")
-        if not self.has_view_permission(request, conversation):
-            raise PermissionDenied
-        return conversation
 
     # -- the thread -------------------------------------------------------------------
 
@@ -98,7 +89,7 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        conversation = self._viewable(request, object_id)
+        conversation = self.viewable(request, object_id)
         parents = Generation.objects.filter(conversation=conversation,
                                             status=GenerationStatus.SUCCEEDED)
         latest = parents.order_by("-created_at").first()

@@ -8,11 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -50,7 +48,7 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     fieldsets = [
         (None, {"fields": ["preview", "status_badge", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
-        ("Request", {"fields": ["prompt", "size", "model_requested", "seed",
+        ("Request", {"fields": ["prompt", "size", "model_display", "seed",
                                 "enable_grounding", "reference_preview", "assets_preview",
                                 "idempotency_key"]}),
         ("Result", {"fields": ["model_version", "image_details", "text", "response_id",
@@ -60,7 +58,7 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
         ("Timings", {"fields": ["created_at", "queued_at", "run_after", "started_at",
                                 "deadline_at", "finished_at", "queue_wait", "run_time",
                                 "inference_time"]}),
-        ("Attempts", {"fields": ["attempts", "api_attempts"]}),
+        ("Attempts", {"fields": ["task_runs", "http_attempts"]}),
         ("Error or block", {"fields": ["error_code", "error_message", "block_reason"]}),
     ]
 
@@ -76,25 +74,13 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
             *super().get_urls(),
         ]
 
-    def _viewable(self, request: HttpRequest, object_id: str) -> Generation:
-        generation = get_object_or_404(
-            self.get_queryset(request).only(
-                "id", "owner_id", "image", "mime_type", "sha256", "reference_image",
-                "reference_mime_type",
-            ),
-            pk=object_id,
-        )
-        if not self.has_view_permission(request, generation):
-            raise PermissionDenied
-        return generation
-
     def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
-        generation = self._viewable(request, object_id)
+        generation = self.viewable(request, object_id)
         return stream_image(request, generation.image.name or "", generation.mime_type,
                             generation.sha256)
 
     def reference_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
-        generation = self._viewable(request, object_id)
+        generation = self.viewable(request, object_id)
         return stream_image(request, generation.reference_image.name or "",
                             generation.reference_mime_type)
 
@@ -146,10 +132,18 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
         return format_html_join(mark_safe("<br>"), "{}",
                                 ((self.link(child, child),) for child in children))
 
-    @admin.display(description="Model requested")
-    def model_requested(self, obj: Generation) -> str:
+    @admin.display(description="Model")
+    def model_display(self, obj: Generation) -> str:
         # ``model`` holds the request until the answer replaces it with the model used.
         return obj.model or "(the configured default)"
+
+    @admin.display(description="Task runs")
+    def task_runs(self, obj: Generation) -> int:
+        return obj.attempts
+
+    @admin.display(description="HTTP attempts of the last run")
+    def http_attempts(self, obj: Generation) -> int:
+        return obj.api_attempts
 
     @admin.display(description="Reference image")
     def reference_preview(self, obj: Generation) -> SafeString | str:

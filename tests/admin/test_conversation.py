@@ -1,0 +1,188 @@
+"""A conversation's page: the thread in order (never a signature's bytes) and the refine
+form, which continues the conversation through ``services.refine``."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+from aigen_app.emulator import running_emulator
+from aigen_app.models import Conversation, Generation, GenerationStatus, Turn, TurnPart
+from tests.conftest import aigen_settings_for
+
+from .helpers import admin_url, image_sources, result_rows, thread_turns
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client: Client, conversation_id: Any) -> str:
+    response = client.get(admin_url("conversation", "change", conversation_id))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_thread_shows_each_turn_in_order_with_role_text_images_and_signature_flags(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    first = make_generation("A red lighthouse")
+    second = make_generation("Make the sky stormy", refine=first)
+    third = make_generation("Add a small boat", refine=second)
+
+    turns = thread_turns(page(admin_client, first.conversation_id))
+
+    assert [(position, role) for position, role, _ in turns] == [
+        (0, "user"), (1, "model"), (2, "user"), (3, "model"), (4, "user"), (5, "model")]
+    prompts = [first.prompt, second.prompt, third.prompt]
+    for (_, _, user_turn), prompt in zip(turns[0::2], prompts, strict=True):
+        assert f'<div class="aigen-part-text">{prompt}</div>' in user_turn
+        assert "no thought signature" in user_turn
+    for (_, _, model_turn), generation in zip(turns[1::2], (first, second, third), strict=True):
+        assert generation.text in model_turn
+        part = TurnPart.objects.get(turn__generation=generation, kind="image")
+        assert image_sources(model_turn) == [admin_url(
+            "conversation", "part_image", object_id=first.conversation_id, part_id=part.pk)]
+        assert "thought signature held on 2 of 2 parts" in model_turn
+        assert admin_url("generation", "change", generation.pk) in model_turn
+
+
+def test_the_page_never_shows_a_thought_signature(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    first = make_generation("A red lighthouse")
+    make_generation("Make the sky stormy", refine=first)
+    signatures = [s for s in TurnPart.objects.values_list("thought_signature", flat=True) if s]
+    assert len(signatures) == 4
+
+    html = page(admin_client, first.conversation_id)
+    html += admin_client.get(admin_url("conversation")).content.decode()
+    html += admin_client.get(admin_url("generation", "change", first.pk)).content.decode()
+    for signature in signatures:
+        assert signature not in html
+        assert signature[:24] not in html  # not even a prefix
+
+
+def test_a_generation_without_an_answer_says_why(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    first = make_generation("A red lighthouse")
+    make_generation("Something forbidden", refine=first, fault="block_prompt")
+    turns = thread_turns(page(admin_client, first.conversation_id))
+    assert [role for _, role, _ in turns] == ["user", "model", "user"]
+    assert "No model turn: the generation is blocked (blocked: SAFETY)." in turns[-1][2]
+
+
+def refine(client: Client, generation: Generation, **data: Any) -> Any:
+    return client.post(admin_url("conversation", "change", generation.conversation_id),
+                       {"parent": str(generation.pk), **data})
+
+
+def test_the_refine_form_continues_from_the_latest_succeeded_generation(
+        admin_client: Client, make_generation: Callable[..., Generation],
+        django_capture_on_commit_callbacks: Any) -> None:
+    first = make_generation("A red lighthouse", width=128, height=96)
+    second = make_generation("Make the sky stormy", refine=first)
+    make_generation("Something forbidden", refine=second, fault="block_prompt")
+
+    html = page(admin_client, first.conversation_id)
+    assert 'id="refine-form"' in html
+    assert f'name="parent" value="{second.pk}"' in html  # the latest that succeeded
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = refine(admin_client, second, prompt="Add a small boat", seed="7")
+    assert response.status_code == 302
+    assert response["Location"] == admin_url("conversation", "change", first.conversation_id)
+    new = Generation.objects.get(prompt="Add a small boat")
+    assert (new.parent_id, new.conversation_id) == (second.pk, first.conversation_id)
+    assert (new.status, new.seed, new.width, new.height) == (
+        GenerationStatus.SUCCEEDED, 7, 128, 96)
+    assert any(str(new.pk) in str(m) for m in get_messages(response.wsgi_request))
+
+    turns = thread_turns(page(admin_client, first.conversation_id))
+    assert [role for _, role, _ in turns][-2:] == ["user", "model"]
+    assert "Add a small boat" in turns[-2][2]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"prompt": "   "}, "This field is required."),
+        ({"prompt": "Bigger", "seed": str(2**40)}, "seed must be a 32-bit integer."),
+        ({"prompt": "Bigger", "width": "99999"}, "width must be between 1 and"),
+        ({"prompt": "Bigger", "width": "0"}, "Ensure this value is greater than or equal to 1."),
+        ({"prompt": "Bigger", "parent": "00000000-0000-4000-8000-000000000000"},
+         "The generation to refine is no longer in this conversation"),
+    ],
+)
+def test_refine_errors_are_shown_on_the_form_and_create_nothing(
+        admin_client: Client, make_generation: Callable[..., Generation],
+        data: dict[str, str], error: str) -> None:
+    first = make_generation("A red lighthouse")
+    response = refine(admin_client, first, **data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert error in html
+    assert 'class="errorlist' in html
+    if data["prompt"].strip():
+        assert f'{data["prompt"]}</textarea>' in html  # what was typed is kept
+    assert Generation.objects.count() == 1
+
+
+def test_the_daily_limit_is_reported_on_the_form(
+        admin_client: Client, make_generation: Callable[..., Generation],
+        make_user: Callable[..., Any], aigen_emulator: Any) -> None:
+    first = make_generation("A red lighthouse", owner=make_user("ada"))
+    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, USER_DAILY_LIMIT=1)):
+        response = refine(admin_client, first, prompt="Bigger")
+    assert "Daily generation limit reached: 1 of 1 used today" in response.content.decode()
+    assert Generation.objects.count() == 1
+
+
+def test_nothing_to_refine_until_a_generation_succeeds(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    blocked = make_generation("Something forbidden", fault="block_prompt")
+    html = page(admin_client, blocked.conversation_id)
+    assert 'id="refine-form"' not in html
+    assert "nothing to refine" in html
+    assert refine(admin_client, blocked, prompt="Again").status_code == 403
+
+
+def test_the_list_counts_turns_and_generations(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    first = make_generation("A red lighthouse")
+    make_generation("Make the sky stormy", refine=first)
+    make_generation("Something forbidden", refine=first, fault="block_prompt")
+    html = admin_client.get(admin_url("conversation")).content.decode()
+    row = result_rows(html)[str(first.conversation_id)]
+    assert '<td class="field-turn_count">5</td>' in row
+    assert '<td class="field-generation_count">3</td>' in row
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_then_refine_from_the_command_is_one_thread_of_four_turns(
+        admin_client: Client, tmp_path: Path) -> None:
+    """Must show: ``generate`` then ``generate --refine ID`` against the emulator, one
+    conversation of four turns visible in the admin, in order."""
+    with running_emulator() as emulator, override_settings(AIGEN=aigen_settings_for(emulator)):
+        out = io.StringIO()
+        call_command("generate", "A castle made of bread", "--size", "1280x720",
+                     "--output", str(tmp_path / "first.png"), stdout=out, stderr=io.StringIO())
+        first_id = out.getvalue().strip().split(" ", 1)[0]
+        out = io.StringIO()
+        call_command("generate", "Now add a moat", "--refine", first_id,
+                     "--output", str(tmp_path / "second.png"), stdout=out, stderr=io.StringIO())
+        second_id = out.getvalue().strip().split(" ", 1)[0]
+
+    conversation = Conversation.objects.get()
+    html = page(admin_client, conversation.pk)
+    turns = thread_turns(html)
+    assert [(position, role) for position, role, _ in turns] == [
+        (0, "user"), (1, "model"), (2, "user"), (3, "model")]
+    assert "A castle made of bread" in turns[0][2]
+    assert "Now add a moat" in turns[2][2]
+    assert [len(image_sources(body)) for _, _, body in turns] == [0, 1, 0, 1]
+    assert [first_id, first_id, second_id, second_id] == [
+        str(t.generation_id) for t in Turn.objects.filter(conversation=conversation)]
