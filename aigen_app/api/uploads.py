@@ -41,8 +41,8 @@ MARKUP = re.compile(
 # A ZIP archive's end record: zip tools find an archive by it, wherever it sits.
 ZIP_END = b"PK\x05\x06"
 PILLOW_FORMATS = {"png": {"PNG"}, "jpeg": {"JPEG"}, "webp": {"WEBP"}}
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
-                 Image.DecompressionBombError, Image.DecompressionBombWarning)
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError)
+BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 
 def invalid(message: str, code: str = "invalid_image") -> ValidationError:
@@ -81,6 +81,8 @@ def check_image_bytes(data: bytes) -> bytes:
                 image.load()
         except ValidationError:
             raise
+        except BOMB_ERRORS:  # Pillow's own guard, for sizes far above any sane cap
+            raise _too_many_pixels() from None
         except DECODE_ERRORS:
             raise invalid("The image could not be decoded: it is truncated or corrupt.",
                           code="corrupt_image") from None
@@ -117,8 +119,13 @@ def _check_pixels(width: int, height: int) -> None:
         raise invalid("The image has no pixels.", code="corrupt_image")
     cap = int(aigen_settings.MAX_IMAGE_PIXELS)
     if width * height > cap:
-        raise invalid(f"The image is {width}x{height} pixels, more than {cap} "
-                      "(AIGEN['MAX_IMAGE_PIXELS']).", code="too_many_pixels")
+        raise _too_many_pixels(f"{width}x{height} pixels")
+
+
+def _too_many_pixels(size: str = "too many pixels") -> ValidationError:
+    cap = int(aigen_settings.MAX_IMAGE_PIXELS)
+    return invalid(f"The image declares {size}, more than {cap} "
+                   "(AIGEN['MAX_IMAGE_PIXELS']).", code="too_many_pixels")
 
 
 def _converted_heif(data: bytes) -> bytes:
@@ -132,6 +139,8 @@ def _converted_heif(data: bytes) -> bytes:
         image = heif.to_pillow()
     except ValidationError:
         raise
+    except BOMB_ERRORS:
+        raise _too_many_pixels() from None
     except (*DECODE_ERRORS, RuntimeError):
         raise invalid("The image could not be decoded: it is truncated or corrupt.",
                       code="corrupt_image") from None

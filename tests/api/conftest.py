@@ -1,0 +1,98 @@
+"""Fixtures of the API tests: temporary media, a clean throttle, signed-in clients, and
+objects made through the services (the API's own data path)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from aigen_app import services
+from aigen_app.models import Generation, MediaAsset
+from tests.conftest import png_bytes
+
+TASKS_MODULE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+IMMEDIATE = {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
+DUMMY = {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}
+
+
+@pytest.fixture(autouse=True)
+def _media(media_storage: Path) -> Path:
+    return media_storage
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle() -> Iterator[None]:
+    """Throttle history lives in the cache (Redis on CI): no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def immediate_tasks() -> Iterator[None]:
+    with override_settings(TASKS={"default": IMMEDIATE}):
+        yield
+
+
+@pytest.fixture
+def queued_tasks() -> Iterator[None]:
+    """Generations are queued and never run: they stay pending."""
+    with override_settings(TASKS={"default": DUMMY}):
+        yield
+
+
+@pytest.fixture
+def api_for(make_user: Callable[..., Any]) -> Callable[..., APIClient]:
+    """``api_for(user)``: a client authenticated by the user's token."""
+
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Callable[..., Any]) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def api(api_for: Callable[..., APIClient], alice: Any) -> APIClient:
+    return api_for(alice)
+
+
+def make_asset(owner: Any, color: tuple[int, int, int] = (10, 120, 200)) -> MediaAsset:
+    return services.add_media_asset(png_bytes(40, 30, color), owner=owner,
+                                    display_name="logo.png")
+
+
+def pending_generation(owner: Any, prompt: str = "A red lighthouse") -> Generation:
+    """A generation stored by the services whose task never runs."""
+    with override_settings(TASKS={"default": DUMMY}):
+        return services.create_generation(prompt, owner=owner, width=64, height=48)
+
+
+def finished_generation(owner: Any, prompt: str = "A red lighthouse", **fields: Any
+                        ) -> Generation:
+    """A pending generation marked finished (no API call); ``fields`` set on the row."""
+    generation = pending_generation(owner, prompt)
+    Generation.objects.filter(pk=generation.pk).update(
+        **{"status": Generation.Status.FAILED, "error_code": "server_error",
+           "error_message": "boom", **fields})
+    return Generation.objects.get(pk=generation.pk)
+
+
+def streamed(response: Any) -> bytes:
+    """The body of a streamed (FileResponse) test response."""
+    return b"".join(response.streaming_content)

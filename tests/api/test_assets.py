@@ -1,0 +1,205 @@
+"""Media assets over HTTP: upload by content, deduplication, listing, deletion, HEIC, and
+how their images are delivered (streamed locally, redirected on remote storage)."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pillow_heif
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from PIL import Image
+from rest_framework.test import APIClient
+
+from aigen_app import services
+from aigen_app.api import uploads
+from aigen_app.models import MediaAsset
+from tests.api.conftest import streamed
+from tests.api.storages import s3_server
+from tests.conftest import png_bytes, stored_files
+
+pytestmark = pytest.mark.django_db
+URL = "/api/assets/"
+
+
+def upload(api: APIClient, content: bytes, name: str = "logo.png",
+           content_type: str = "image/png", **fields: Any) -> Any:
+    file = SimpleUploadedFile(name, content, content_type=content_type)
+    return api.post(URL, {"image": file, **fields}, format="multipart")
+
+
+def heic_bytes(mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(Image.new(mode, (64, 48), (20, 200, 40))).save(buffer, quality=90)
+    return buffer.getvalue()
+
+
+def test_upload_list_detail_and_image(api: APIClient, media_storage: Path) -> None:
+    content = png_bytes(40, 30)
+
+    response = upload(api, content, asset_type="logo", display_name="Our logo")
+
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert response["Location"] == data["url"]
+    assert data["asset_type"] == "logo" and data["display_name"] == "Our logo"
+    assert data["image"]["mime_type"] == "image/png"
+    assert (data["image"]["width"], data["image"]["height"]) == (40, 30)
+    assert api.get(data["url"]).json() == data
+    assert [item["id"] for item in api.get(URL).json()["results"]] == [data["id"]]
+    image = api.get(data["image"]["url"])
+    assert image.status_code == 200
+    assert streamed(image) == content
+    assert image["Content-Type"] == "image/png"
+    assert image["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in image["Content-Security-Policy"]
+    assert image["Cache-Control"].startswith("private")
+    assert len(stored_files(media_storage)) == 1
+
+
+def test_the_same_image_twice_is_one_asset(api: APIClient) -> None:
+    first = upload(api, png_bytes())
+    again = upload(api, png_bytes(), name="copy.png")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert MediaAsset.objects.count() == 1
+
+
+def test_content_decides_not_the_name(api: APIClient) -> None:
+    response = upload(api, png_bytes(fmt="JPEG"), name="really.png",
+                      content_type="application/octet-stream")
+    webp = upload(api, png_bytes(fmt="WEBP", color=(1, 1, 1)), name="pic.jpg")
+
+    assert response.status_code == 201
+    assert response.json()["image"]["mime_type"] == "image/jpeg"
+    assert webp.json()["image"]["mime_type"] == "image/webp"
+
+
+def test_a_path_in_the_file_name_never_reaches_storage(api: APIClient,
+                                                       media_storage: Path) -> None:
+    response = upload(api, png_bytes(), name="../../../etc/x.png")
+
+    assert response.status_code == 201
+    assert response.json()["display_name"] == "x.png"
+    (name,) = stored_files(media_storage)
+    assert name.startswith("aigen/assets/") and ".." not in name
+
+
+def test_heic_is_converted_to_jpeg(api: APIClient) -> None:
+    response = upload(api, heic_bytes(), name="IMG_0001.HEIC", content_type="image/heic")
+
+    assert response.status_code == 201, response.json()
+    image = response.json()["image"]
+    assert (image["mime_type"], image["width"], image["height"]) == ("image/jpeg", 64, 48)
+
+
+def test_truncated_heic_is_refused(api: APIClient, media_storage: Path) -> None:
+    content = heic_bytes()
+    response = upload(api, content[: len(content) - 30], name="IMG.HEIC")
+
+    assert response.status_code == 400
+    assert stored_files(media_storage) == []
+
+
+def test_heic_without_pillow_heif_is_refused_with_a_reason(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, media_storage: Path
+) -> None:
+    monkeypatch.setattr(uploads, "pillow_heif", None)
+
+    response = upload(api, heic_bytes(), name="IMG_0001.HEIC", content_type="image/heic")
+
+    assert response.status_code == 400
+    assert "HEIC" in response.json()["fields"]["image"][0]
+    assert stored_files(media_storage) == []
+
+
+def test_json_upload_is_415(api: APIClient) -> None:
+    response = api.post(URL, {"image": "aGVsbG8="}, format="json")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_filters_and_search(api: APIClient) -> None:
+    upload(api, png_bytes(color=(1, 1, 1)), asset_type="logo", display_name="Acme logo")
+    upload(api, png_bytes(color=(2, 2, 2)), asset_type="face", display_name="Portrait")
+
+    logos = api.get(URL, {"asset_type": "logo"}).json()["results"]
+    found = api.get(URL, {"search": "portrait"}).json()["results"]
+
+    assert [a["display_name"] for a in logos] == ["Acme logo"]
+    assert [a["display_name"] for a in found] == ["Portrait"]
+
+
+def test_delete_removes_row_and_file(api: APIClient, media_storage: Path,
+                                     django_capture_on_commit_callbacks: Any) -> None:
+    data = upload(api, png_bytes()).json()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.delete(data["url"])
+
+    assert response.status_code == 204
+    assert api.get(data["url"]).status_code == 404
+    assert stored_files(media_storage) == []
+
+
+@pytest.mark.usefixtures("queued_tasks")
+def test_delete_keeps_the_file_a_conversation_still_replays(
+    api: APIClient, alice: Any, media_storage: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = upload(api, png_bytes()).json()
+    asset = MediaAsset.objects.get(pk=data["id"])
+    services.create_generation("x", owner=alice, media_assets=[asset])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(data["url"]).status_code == 204
+
+    assert not MediaAsset.objects.exists()
+    assert stored_files(media_storage) == [asset.image.name]
+
+
+def test_s3_storage_redirects_to_a_short_lived_signed_url(api: APIClient) -> None:
+    content = png_bytes()
+    with s3_server() as options, override_settings(STORAGES={**settings.STORAGES, "default": {
+            "BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}):
+        data = upload(api, content).json()
+        response = api.get(data["image"]["url"])
+        with override_settings(AIGEN={"API_IMAGE_DELIVERY": "stream"}):
+            streamed_response = api.get(data["image"]["url"])
+        signed = httpx.get(response["Location"])
+
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(options["endpoint_url"])
+    query = parse_qs(urlsplit(location).query)
+    assert query["Signature"]
+    assert 0 < int(query["Expires"][0]) - time.time() <= 301  # short-lived
+    assert response["Cache-Control"] == "private, no-store"
+    assert signed.status_code == 200 and signed.content == content
+    assert options["endpoint_url"] not in str(data)  # responses link to the API only
+    assert streamed(streamed_response) == content
+
+
+def test_redirect_can_be_forced_on_local_storage(api: APIClient) -> None:
+    data = upload(api, png_bytes()).json()
+    with override_settings(AIGEN={"API_IMAGE_DELIVERY": "redirect"}):
+        response = api.get(data["image"]["url"])
+    assert response.status_code == 302
+
+
+def test_a_missing_file_is_404(api: APIClient, media_storage: Path) -> None:
+    data = upload(api, png_bytes()).json()
+    for path in media_storage.rglob("*.png"):
+        path.unlink()
+
+    response = api.get(data["image"]["url"])
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
