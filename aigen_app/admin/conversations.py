@@ -100,6 +100,8 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
                 form = RefineForm(request.POST, parents=parents)
                 generation = form.refine() if form.is_valid() else None
                 if generation is not None:
+                    # With an immediate task backend it has already run.
+                    generation.refresh_from_db(fields=["status"])
                     self.message_user(
                         request, f"Refinement {generation.pk} created ({generation.status}).",
                         messages.SUCCESS,

@@ -34,7 +34,7 @@ class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin[Generation]):
     list_display = ["thumbnail", "status_badge", "prompt_excerpt", "owner", "model",
-                    "size", "total_tokens", "created_at"]
+                    "size", "tokens", "created_at"]
     list_display_links = ["thumbnail", "prompt_excerpt"]
     list_filter = ["status", ("model", NonEmptyValuesFilter),
                    ("finish_reason", NonEmptyValuesFilter),
@@ -105,6 +105,10 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     @admin.display(description="Size")
     def size(self, obj: Generation) -> str:
         return f"{obj.width}x{obj.height}"
+
+    @admin.display(description="Tokens", ordering="total_tokens")
+    def tokens(self, obj: Generation) -> int:
+        return obj.total_tokens
 
     # -- detail -----------------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""The admin in a real browser: Debian's headless Chromium driven by Playwright.
+
+A staff user logs in, sees every thumbnail of the generation list actually load, opens
+a conversation, finds its turns in order, refines it through the form and sees the new
+generation. Screenshots land in the test's tmp_path (their paths are printed).
+
+Playwright's sync API keeps an asyncio loop running in this thread while a browser is
+open, and Django refuses ORM calls from a thread with a running loop
+(SynchronousOnlyOperation). So every ORM call here happens before Playwright starts or
+after it stops; the server side runs in pytest-django's live-server thread, which has no
+loop. No DJANGO_ALLOW_ASYNC_UNSAFE needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import Page, expect, sync_playwright
+
+from aigen_app import services
+from aigen_app.models import Generation, GenerationStatus
+from tests.conftest import png_bytes
+
+from .helpers import admin_url
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PASSWORD = "correct-horse-battery"  # a throwaway test account
+
+# Every image of the page: whether it loaded, and its natural width.
+IMAGES_LOADED = """selector => Array.from(document.querySelectorAll(selector))
+    .map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
+                  width: img.naturalWidth}))"""
+
+
+def screenshot(page: Page, directory: Path, name: str) -> Path:
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def loaded_images(page: Page, selector: str) -> list[dict[str, Any]]:
+    """Scroll each image into view (they load lazily), wait until all have settled,
+    then report each one."""
+    images = page.locator(selector)
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "selector => Array.from(document.querySelectorAll(selector)).every(i => i.complete)",
+        arg=selector,
+    )
+    result: list[dict[str, Any]] = page.evaluate(IMAGES_LOADED, selector)
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+# The test body gets the suite's 120 s; installing Chromium (the session fixture, first
+# run on a fresh machine) is bounded by its own apt-get timeout instead.
+@pytest.mark.timeout(120, func_only=True)
+def test_staff_browse_thumbnails_thread_and_refine_in_chromium(
+        chromium: str, live_server: Any, make_generation: Callable[..., Generation],
+        make_user: Callable[..., Any], tmp_path: Path) -> None:
+    get_user_model().objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    ada = make_user("ada")
+    logo = services.add_media_asset(png_bytes(40, 40, (20, 90, 200)), owner=ada,
+                                    asset_type="logo", display_name="ACME logo")
+    first = make_generation("A red lighthouse at dusk", owner=ada, width=320, height=240)
+    second = make_generation("Make the sky stormy", refine=first)
+    make_generation("A poster with our logo", owner=ada, media_assets=[logo],
+                    width=240, height=320)
+    make_generation("Something forbidden", fault="block_prompt")
+    thumbnails = Generation.objects.filter(status=GenerationStatus.SUCCEEDED).count()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a new, empty user data dir
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1440, "height": 900},
+        )
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            browse(page, live_server.url, thumbnails, shots, str(first.conversation_id))
+        finally:
+            browser.close()
+
+    refined = Generation.objects.get(prompt="Add a small wooden boat")
+    assert refined.parent_id == second.pk
+    assert refined.status == GenerationStatus.SUCCEEDED
+
+
+def browse(page: Page, server: str, thumbnails: int, shots: Path,
+           conversation_id: str) -> None:
+    # Log in through the admin's login page.
+    page.goto(f"{server}/admin/login/?next={admin_url('generation')}")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#result_list")).to_be_visible()
+
+    # Every thumbnail of the generation list loaded.
+    images = loaded_images(page, "#result_list img.aigen-thumb")
+    screenshot(page, shots, "1-generation-list")
+    assert len(images) == thumbnails
+    assert all(image["ok"] and image["width"] > 0 for image in images), images
+    expect(page.locator("#result_list .aigen-status--blocked")).to_have_count(1)
+
+    # The conversation, from the conversation list: its turns in order.
+    page.goto(f"{server}{admin_url('conversation')}")
+    page.click(f"a[href='{admin_url('conversation', 'change', conversation_id)}']")
+    turns = page.locator("article.aigen-turn")
+    expect(turns).to_have_count(4)
+    roles = [turns.nth(i).get_attribute("data-role") for i in range(4)]
+    positions = [turns.nth(i).get_attribute("data-position") for i in range(4)]
+    assert roles == ["user", "model", "user", "model"]
+    assert positions == ["0", "1", "2", "3"]
+    expect(turns.nth(0)).to_contain_text("A red lighthouse at dusk")
+    expect(turns.nth(2)).to_contain_text("Make the sky stormy")
+    expect(turns.nth(1)).to_contain_text("thought signature held")
+    thread_images = loaded_images(page, "article.aigen-turn img")
+    assert len(thread_images) == 2
+    assert all(image["ok"] for image in thread_images), thread_images
+    screenshot(page, shots, "2-conversation-thread")
+
+    # Refine through the form; the page after the redirect shows the new generation.
+    page.fill("#id_prompt", "Add a small wooden boat")
+    page.click("input[name=_refine]")
+    expect(page.locator(".messagelist .success")).to_contain_text("(succeeded)")
+    expect(turns).to_have_count(6)
+    expect(turns.nth(4)).to_contain_text("Add a small wooden boat")
+    assert turns.nth(5).get_attribute("data-role") == "model"
+    new_images = loaded_images(page, "article.aigen-turn img")
+    assert len(new_images) == 3 and all(image["ok"] for image in new_images), new_images
+    screenshot(page, shots, "3-after-refine")
+
+    # And the new generation's own page, with its large preview.
+    turns.nth(5).locator(".aigen-turn-generation a").click()
+    expect(page.locator(".field-prompt")).to_contain_text("Add a small wooden boat")
+    [preview] = loaded_images(page, "img.aigen-preview")
+    assert preview["ok"], preview
+    screenshot(page, shots, "4-new-generation")
