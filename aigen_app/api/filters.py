@@ -1,8 +1,10 @@
-"""Listing filters (django-filter); search and ordering use DRF's own filters."""
+"""Listing filters (django-filter), and DRF's search made safe for PostgreSQL."""
 
 from __future__ import annotations
 
 import django_filters
+from rest_framework import filters
+from rest_framework.request import Request
 
 from ..models import AssetType, Conversation, Generation, GenerationStatus, MediaAsset
 
@@ -44,3 +46,13 @@ class MediaAssetFilter(django_filters.FilterSet):  # type: ignore[misc]
     class Meta:
         model = MediaAsset
         fields = ["asset_type", "created_after", "created_before"]
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, minus NUL characters: PostgreSQL refuses them in a query and the
+    database error would surface as a 500."""
+
+    def get_search_terms(self, request: Request) -> list[str]:
+        """The terms DRF finds, each without NUL characters; empty ones dropped."""
+        terms = (str(term).replace("\x00", "") for term in super().get_search_terms(request))
+        return [term for term in terms if term]

@@ -32,7 +32,7 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input (code validation_error or parse_error).",
     401: "Not signed in (code not_authenticated or authentication_failed).",
     403: "Not allowed (code permission_denied).",
-    404: "No such object among yours (code not_found).",
+    404: "No such object among yours, or no such page of a list (code not_found).",
     406: "The Accept header asks for a type this endpoint cannot send (not_acceptable).",
     409: "The generation's status does not allow this (code invalid_state).",
     415: "Unsupported request Content-Type (code unsupported_media_type).",
@@ -40,6 +40,7 @@ ERROR_DESCRIPTIONS = {
          "(code quota_exceeded); see Retry-After.",
 }
 READ = (401, 403, 406)
+LIST = (400, 404, *READ)
 WRITE = (400, 401, 403, 406, 415, 429)
 
 

@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -49,7 +49,7 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
     permission_classes = [IsAuthenticated, IsOwner]
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, OrderingFilter]
     ordering = ["-created_at"]
     creating_actions: frozenset[str] = frozenset()
 
@@ -102,7 +102,7 @@ class RefineJSONSerializer(s.RefineSerializer):
 @extend_schema_view(
     list=extend_schema(summary="Your generations, newest first",
                        responses={200: s.GenerationSerializer(many=True),
-                                  **schema.errors(400, *schema.READ)}),
+                                  **schema.errors(*schema.LIST)}),
     retrieve=extend_schema(summary="One of your generations",
                            responses={200: s.GenerationSerializer,
                                       **schema.errors(404, *schema.READ)}),
@@ -203,7 +203,7 @@ def _parts() -> QuerySet[TurnPart]:
 @extend_schema_view(
     list=extend_schema(summary="Your conversations, newest first",
                        responses={200: s.ConversationSerializer(many=True),
-                                  **schema.errors(400, *schema.READ)}),
+                                  **schema.errors(*schema.LIST)}),
     retrieve=extend_schema(summary="A conversation with its turns in order",
                            responses={200: s.ConversationDetailSerializer,
                                       **schema.errors(404, *schema.READ)}),
@@ -250,7 +250,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
 @extend_schema_view(
     list=extend_schema(summary="Your media assets, newest first",
                        responses={200: s.MediaAssetSerializer(many=True),
-                                  **schema.errors(400, *schema.READ)}),
+                                  **schema.errors(*schema.LIST)}),
     retrieve=extend_schema(summary="One of your media assets",
                            responses={200: s.MediaAssetSerializer,
                                       **schema.errors(404, *schema.READ)}),

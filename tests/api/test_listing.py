@@ -1,0 +1,130 @@
+"""Listings: pagination, filters, search, ordering, and a constant number of SQL queries
+per page whatever its size or the data behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from aigen_app import services
+from aigen_app.emulator import EmulatorServer
+from aigen_app.models import Generation, GenerationStatus
+from tests.api.conftest import DUMMY, finished_generation, make_asset, pending_generation
+
+URL = "/api/generations/"
+
+
+def queries(call: Callable[[], Any]) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.django_db
+def test_pagination_and_page_size_cap(api: APIClient, alice: Any) -> None:
+    for index in range(5):
+        pending_generation(alice, f"prompt {index}")
+
+    first = api.get(URL, {"page_size": 2}).json()
+    last = api.get(URL, {"page_size": 2, "page": 3}).json()
+
+    assert first["count"] == 5 and len(first["results"]) == 2
+    assert first["next"].startswith("http://testserver/api/generations/?")
+    assert first["previous"] is None
+    assert [g["prompt"] for g in first["results"]] == ["prompt 4", "prompt 3"]
+    assert len(last["results"]) == 1 and last["next"] is None
+    with override_settings(AIGEN={"API_MAX_PAGE_SIZE": 3, "API_PAGE_SIZE": 1}):
+        assert len(api.get(URL, {"page_size": 50}).json()["results"]) == 3
+        assert len(api.get(URL).json()["results"]) == 1
+    response = api.get(URL, {"page": 99})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_filters_search_and_ordering(api: APIClient, alice: Any) -> None:
+    old = pending_generation(alice, "An old lighthouse")
+    Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3),
+                                                model="gemini-old")
+    failed = finished_generation(alice, "A failed castle")
+    pending = pending_generation(alice, "A pending lighthouse")
+
+    def ids(**params: Any) -> list[str]:
+        response = api.get(URL, params)
+        assert response.status_code == 200, response.json()
+        return [g["id"] for g in response.json()["results"]]
+
+    assert ids(status="failed") == [str(failed.pk)]
+    assert set(ids(status=["failed", "pending"])) == {str(failed.pk), str(pending.pk),
+                                                      str(old.pk)}
+    assert ids(model="gemini-old") == [str(old.pk)]
+    assert ids(conversation=str(failed.conversation_id)) == [str(failed.pk)]
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert str(old.pk) not in ids(created_after=since)
+    assert ids(created_before=since) == [str(old.pk)]
+    assert set(ids(search="lighthouse")) == {str(old.pk), str(pending.pk)}
+    assert ids(ordering="created_at")[0] == str(old.pk)
+    assert ids(ordering="-created_at")[-1] == str(old.pk)
+    bad = api.get(URL, {"status": "exploded", "created_after": "yesterday"})
+    assert bad.status_code == 400
+    assert set(bad.json()["fields"]) == {"status", "created_after"}
+
+
+@pytest.mark.django_db
+def test_generation_pages_cost_the_same_queries_whatever_their_size(
+    api: APIClient, alice: Any
+) -> None:
+    assets = [make_asset(alice, (i, i, i)) for i in range(3)]
+    with override_settings(TASKS={"default": DUMMY}):
+        services.create_generation("x", owner=alice, media_assets=assets[:1])
+
+    small = queries(lambda: api.get(URL, {"page_size": 1}))
+    for index in range(12):
+        with override_settings(TASKS={"default": DUMMY}):
+            services.create_generation(f"p{index}", owner=alice, media_assets=assets)
+    large = queries(lambda: api.get(URL, {"page_size": 10}))
+
+    assert small == large <= 5  # auth, count, page, asset links (+ savepoints none)
+
+
+@pytest.mark.django_db
+def test_asset_and_conversation_pages_cost_the_same_queries(api: APIClient,
+                                                            alice: Any) -> None:
+    make_asset(alice, (1, 1, 1))
+    pending_generation(alice)
+    small = [queries(lambda u=u: api.get(u, {"page_size": 1}))  # type: ignore[misc]
+             for u in ("/api/assets/", "/api/conversations/")]
+    for index in range(8):
+        make_asset(alice, (index + 2, 0, 0))
+        pending_generation(alice)
+    large = [queries(lambda u=u: api.get(u, {"page_size": 10}))  # type: ignore[misc]
+             for u in ("/api/assets/", "/api/conversations/")]
+
+    assert small == large
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("immediate_tasks")
+def test_conversation_detail_costs_the_same_queries_whatever_its_length(
+    api: APIClient, alice: Any, aigen_emulator: EmulatorServer
+) -> None:
+    first = api.post(URL, {"prompt": "start"}, format="json").json()
+    detail = f"/api/conversations/{first['conversation']}/"
+    short = queries(lambda: api.get(detail))
+    parent = first
+    for index in range(3):
+        parent = api.post(f"{URL}{parent['id']}/refine/", {"prompt": f"again {index}"},
+                          format="json").json()
+    assert parent["status"] == GenerationStatus.SUCCEEDED
+    long = queries(lambda: api.get(detail))
+
+    assert len(api.get(detail).json()["turns"]) == 8
+    assert short == long
