@@ -168,7 +168,6 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
         }
 
 
-
 def _count(model: type[Turn] | type[Generation]) -> Coalesce:
     """The number of ``model`` rows of the outer conversation, as a subquery."""
     rows = (model._default_manager.filter(conversation=OuterRef("pk")).order_by()

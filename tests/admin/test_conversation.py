@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from django.contrib.messages import get_messages
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from aigen_app.emulator import running_emulator
 from aigen_app.models import Conversation, Generation, GenerationStatus, Turn, TurnPart
@@ -49,6 +51,24 @@ def test_thread_shows_each_turn_in_order_with_role_text_images_and_signature_fla
             "conversation", "part_image", object_id=first.conversation_id, part_id=part.pk)]
         assert "thought signature held on 2 of 2 parts" in model_turn
         assert admin_url("generation", "change", generation.pk) in model_turn
+
+
+def test_the_thread_takes_the_same_number_of_queries_however_long(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    latest = first = make_generation("A red lighthouse")
+    url = admin_url("conversation", "change", first.conversation_id)
+
+    def queries() -> int:
+        admin_client.get(url)  # warm the caches that do not depend on turns
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    short = queries()
+    for prompt in ("Stormy", "A boat", "Night"):
+        latest = make_generation(prompt, refine=latest)
+    assert len(thread_turns(page(admin_client, first.conversation_id))) == 8
+    assert queries() == short
 
 
 def test_the_page_never_shows_a_thought_signature(
