@@ -12,6 +12,15 @@ from .errors import MalformedResponseError
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` read from the image header alone, or None if there is none."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        return None
+
+
 def fit_exact(data: bytes, width: int, height: int) -> tuple[bytes, str, tuple[int, int]]:
     """Return ``(image_bytes, mime_type, (source_w, source_h))`` at exactly width x height.
 
