@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 from rest_framework import filters
 from rest_framework.request import Request
 
 from ..models import AssetType, Conversation, Generation, GenerationStatus, MediaAsset
 
 
-class GenerationFilter(django_filters.FilterSet):  # type: ignore[misc]
+class UTCDateTimeField(IsoDateTimeField):  # type: ignore[misc]
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses offsets beyond
+    ±15:59, which the ISO format allows."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("Enter a date and time between the years 1 and 9999.",
+                                  code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]
+    field_class = UTCDateTimeField
+
+
+class CreatedRange(django_filters.FilterSet):  # type: ignore[misc]
+    """``created_after`` (inclusive) and ``created_before`` (exclusive), ISO 8601."""
+
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+
+class GenerationFilter(CreatedRange):
     status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices)
     model = django_filters.CharFilter()
     conversation = django_filters.UUIDFilter(field_name="conversation_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                     lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                      lookup_expr="lt")
 
     class Meta:
         model = Generation
@@ -25,23 +52,14 @@ class GenerationFilter(django_filters.FilterSet):  # type: ignore[misc]
                   "created_before"]
 
 
-class ConversationFilter(django_filters.FilterSet):  # type: ignore[misc]
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                     lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                      lookup_expr="lt")
-
+class ConversationFilter(CreatedRange):
     class Meta:
         model = Conversation
         fields = ["created_after", "created_before"]
 
 
-class MediaAssetFilter(django_filters.FilterSet):  # type: ignore[misc]
+class MediaAssetFilter(CreatedRange):
     asset_type = django_filters.MultipleChoiceFilter(choices=AssetType.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                     lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at",
-                                                      lookup_expr="lt")
 
     class Meta:
         model = MediaAsset
