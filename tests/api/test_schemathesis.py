@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings, strategies
 from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
 
 from aigen_app.emulator import EmulatorServer
 from tests.conftest import aigen_settings_for, png_bytes
