@@ -1,0 +1,116 @@
+"""Answering an admitted request: the image, or the fault scripted for it.
+
+Each reply records its log entry (through ``record``) before any deliberate delay, so
+the entry exists by the time the client sees the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import socket
+import struct
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .faults import Fault
+from .images import Caption, render_image
+from .request import GenerateCall
+from .responses import (
+    image_body,
+    new_response_id,
+    no_image_body,
+    prompt_blocked_body,
+    text_only_body,
+)
+from .state import Emulator
+from .wire import encode_base64, raw_json_response
+
+NOT_AN_IMAGE = b"This is not an image, whatever the mimeType says."
+Record = Callable[[int, str, str], None]  # (HTTP status or 0, outcome, response id)
+
+
+@dataclass
+class Runtime:
+    """Per-server resources the handlers need besides the state."""
+
+    stopping: asyncio.Event  # set on shutdown: hangs and delays end at once
+    executor: ThreadPoolExecutor  # rendering and validation, off the event loop
+
+
+async def reply(request: web.Request, emulator: Emulator, runtime: Runtime,
+                call: GenerateCall, fault: Fault | None, record: Record) -> web.StreamResponse:
+    kind = fault.kind if fault else "ok"
+    if kind in ("reset", "hang"):
+        record(0, kind, "")
+        if fault and kind == "hang":
+            await _pause(runtime.stopping, fault.number("seconds", 3600.0))
+        _abort(request)
+        return web.Response()  # never sent: the transport is gone
+    response_id = new_response_id()
+    body = await _body(emulator, runtime, call, fault, response_id)
+    record(200, kind, response_id)
+    delay = emulator.latency + (fault.number("seconds", 1.0) if kind == "latency" and fault
+                                else 0.0)
+    await _pause(runtime.stopping, delay)
+    payload = json.dumps(body).encode("utf-8")
+    if kind == "malformed_json":
+        payload = payload[: len(payload) // 2]
+    return raw_json_response(payload)
+
+
+async def _body(emulator: Emulator, runtime: Runtime, call: GenerateCall,
+                fault: Fault | None, response_id: str) -> dict[str, Any]:
+    """The 200 body: an image unless the fault says otherwise."""
+    registry = emulator.signatures
+    kind = fault.kind if fault else "ok"
+    if fault and kind == "block_prompt":
+        return prompt_blocked_body(call, response_id, fault.text("reason", "SAFETY"))
+    if fault and kind == "block_image":
+        return no_image_body(call, response_id, fault.text("reason", "IMAGE_SAFETY"),
+                             fault.params.get("message"))
+    if fault and kind in ("no_image", "image_other"):
+        return no_image_body(call, response_id, kind.upper(), fault.params.get("message"))
+    if fault and kind == "text_only":
+        return text_only_body(call, response_id, registry, fault.params.get("message"))
+    width, height = call.spec.native_size(call.ratio, call.tier)
+    seed = call.seed if call.seed is not None else random.randrange(2**31)  # noqa: S311
+    caption = Caption(call.prompt, call.model, call.ratio, call.tier, seed)
+    image = await asyncio.get_running_loop().run_in_executor(
+        runtime.executor, render_image, caption, width, height, emulator.image_mime
+    )
+    data = encode_base64(image)
+    if kind == "malformed_base64":
+        data = "*not base64!* " + data[:32]
+        image = data.encode()
+    elif kind == "invalid_image":
+        image, data = NOT_AN_IMAGE, encode_base64(NOT_AN_IMAGE)
+    return image_body(call, response_id, registry, mime_type=emulator.image_mime, data=data,
+                      signed_content=image)
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake up as soon as the server stops so shutdown never waits on us."""
+    if seconds <= 0:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+def _abort(request: web.Request) -> None:
+    """Drop the connection with a TCP RST (SO_LINGER 0), like a crashed front end."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # OSError: the peer is already gone; abort() below is all that is left to do.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
