@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -52,8 +53,9 @@ def test_stop_ends_hanging_requests_at_once():
         callers = [threading.Thread(target=call) for _ in range(3)]
         for caller in callers:
             caller.start()
-        while len(emu.requests()) < 3:
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 30
+        while len(emu.requests()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
     for caller in callers:
         caller.join(30)
 
