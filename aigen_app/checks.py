@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from .client.client import API_KEY_ENV_VARS
 from .conf import aigen_settings
 
 
@@ -26,6 +28,25 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
                 "settings.STORAGES.",
                 hint=f"Add it to STORAGES or set AIGEN['STORAGE'] to one of {sorted(storages)}.",
                 id="aigen.E002",
+            )
+        )
+    tasks = getattr(settings, "TASKS", None) or {"default": {}}
+    if conf["TASK_BACKEND"] not in tasks:
+        errors.append(
+            Error(
+                f"AIGEN['TASK_BACKEND'] is {conf['TASK_BACKEND']!r}, which is not a key of "
+                "settings.TASKS.",
+                hint=f"Add it to TASKS or set AIGEN['TASK_BACKEND'] to one of {sorted(tasks)}.",
+                id="aigen.E004",
+            )
+        )
+    if not conf["API_KEY"] and not any(os.environ.get(v) for v in API_KEY_ENV_VARS):
+        errors.append(
+            Warning(
+                "No Gemini API key: generations will fail with 'configuration_error'.",
+                hint="Set AIGEN['API_KEY'] or the AI_API_KEY environment variable "
+                "(manage.py generate falls back to the bundled emulator).",
+                id="aigen.W001",
             )
         )
     for key in ("TIMEOUT", "MAX_RETRY_WAIT", "DEADLINE", "GENERATION_DEADLINE"):

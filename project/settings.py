@@ -152,3 +152,7 @@ LOGGING = {
         "aigen": {"handlers": ["console"], "level": os.environ.get("AIGEN_LOG", "WARNING")},
     },
 }
+
+# The demo runs against the bundled emulator when no key is set; the warning is for
+# projects that would otherwise fail every generation.
+SILENCED_SYSTEM_CHECKS = ["aigen.W001"]
