@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,12 @@ from PIL import Image
 from aigen_app.emulator import EmulatorServer, running_emulator
 
 TEST_API_KEY = "test-key"
+
+# Task backends (Django 6's django.tasks, or the django-tasks backport on 5.2).
+TASKS_MODULE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+IMMEDIATE = {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
+DUMMY = {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}
+DATABASE = {"BACKEND": "django_tasks_db.DatabaseBackend"}
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +56,29 @@ def media_storage(tmp_path: Path) -> Iterator[Path]:
     }
     with override_settings(STORAGES=storages, MEDIA_ROOT=str(root)):
         yield root
+
+
+@pytest.fixture
+def immediate_tasks() -> Iterator[None]:
+    """Generations run as soon as they are created (whatever AIGEN_TASK_BACKEND says)."""
+    with override_settings(TASKS={"default": IMMEDIATE}):
+        yield
+
+
+@pytest.fixture
+def queued_tasks() -> Iterator[Any]:
+    """A backend that only records what is queued (and can defer): nothing runs."""
+    with override_settings(TASKS={"default": DUMMY}):
+        from aigen_app.tasks import get_backend
+
+        yield get_backend()
+
+
+@pytest.fixture
+def database_tasks() -> Iterator[None]:
+    """django-tasks-db's backend: queued work waits in the database for a worker."""
+    with override_settings(TASKS={"default": DATABASE}):
+        yield
 
 
 def stored_files(root: Path) -> list[str]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
-from importlib.util import find_spec
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,7 @@ from django.test import override_settings
 
 from aigen_app import services
 from aigen_app.models import Generation
-
-TASKS_MODULE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
-IMMEDIATE = {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
-DUMMY = {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}
+from tests.conftest import DUMMY
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL_TIMEOUT = 900
@@ -28,13 +24,6 @@ CHROMIUM_INSTALL_TIMEOUT = 900
 @pytest.fixture(autouse=True)
 def _media(media_storage: Path) -> Path:
     return media_storage
-
-
-@pytest.fixture
-def immediate_tasks() -> Iterator[None]:
-    """Generations run as soon as they are created (whatever AIGEN_TASK_BACKEND says)."""
-    with override_settings(TASKS={"default": IMMEDIATE}):
-        yield
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ objects made through the services (the API's own data path)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,7 @@ from rest_framework.test import APIClient
 
 from aigen_app import services
 from aigen_app.models import Generation, MediaAsset
-from tests.conftest import png_bytes
-
-TASKS_MODULE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
-IMMEDIATE = {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
-DUMMY = {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}
+from tests.conftest import DUMMY, png_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -34,19 +29,6 @@ def _fresh_throttle() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def immediate_tasks() -> Iterator[None]:
-    with override_settings(TASKS={"default": IMMEDIATE}):
-        yield
-
-
-@pytest.fixture
-def queued_tasks() -> Iterator[None]:
-    """Generations are queued and never run: they stay pending."""
-    with override_settings(TASKS={"default": DUMMY}):
-        yield
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
-from tests.api.conftest import DUMMY, finished_generation, make_asset, pending_generation
+from tests.api.conftest import finished_generation, make_asset, pending_generation
+from tests.conftest import DUMMY
 
 URL = "/api/generations/"
 
