@@ -24,6 +24,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from . import gemini
+from .background import background_loop
 from .catalog import DEFAULT_MODEL, choose_tier, get_model_spec, nearest_ratio, validate_size
 from .errors import (
     ConfigurationError,
@@ -202,6 +203,15 @@ class AIGenerationClient:
             response_id=reply.response_id, finish_reason=reply.finish_reason,
             attempts=call.attempts, aspect_ratio=ratio, image_size=tier,
         )
+
+    def generate_sync(self, request: GenerationRequest) -> GenerationResponse:
+        """``generate`` for synchronous code (views, tasks, commands); blocks the thread.
+
+        Calls from every thread run on one background event loop, so they share this
+        client's pool and reuse its connections, where ``async_to_sync`` would open a new
+        loop, pool and connection for each call. Not for use inside a running event loop.
+        """
+        return background_loop.run(self.generate(request))
 
     async def _send_with_retries(self, call: _Call) -> gemini.ParsedReply:
         retrying = AsyncRetrying(

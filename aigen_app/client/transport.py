@@ -93,6 +93,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
+        session = self._new_session()
+        # Held for the loop until closed: a client dropped inside a reference cycle is
+        # freed by the garbage collector, which would otherwise finalise the session (an
+        # "Unclosed client session" warning) in the same pass that asks the loop to close
+        # the pool properly.
+        _open_sessions.setdefault(asyncio.get_running_loop(), set()).add(session)
+        return session
+
+    def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._limit, limit_per_host=0, keepalive_timeout=self._keepalive_expiry,
             ssl=_ssl_context(),
@@ -130,6 +139,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+            _open_sessions.get(asyncio.get_running_loop(), set()).discard(session)
+
+
+_open_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[aiohttp.ClientSession]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:

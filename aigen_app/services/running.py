@@ -17,7 +17,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
@@ -69,7 +68,7 @@ def run_generation(generation_id: str) -> str:
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
     try:
         generation_started.send(sender=Generation, generation=generation)
-        response = async_to_sync(get_client().generate)(build_request(generation))
+        response = get_client().generate_sync(build_request(generation))
     except RateLimitError as exc:
         return _rate_limited(generation, token, exc)
     except ContentPolicyError as exc:
