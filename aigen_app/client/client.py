@@ -288,7 +288,9 @@ class AIGenerationClient:
                 else:
                     status, headers, body = await self._post(call)
                 if status == 200:
-                    return gemini.parse_reply(body)
+                    data = gemini.load_reply(body)
+                    del body  # its last reference: freed before the image is decoded
+                    return gemini.reply_from_json(data)
                 error = gemini.error_from_reply(status, headers, body)
                 if isinstance(error, RateLimitError) and self.limiter is not None:
                     self.limiter.cooldown(call.model, error.retry_after or 0.0)

@@ -8,7 +8,14 @@ from here.
 from __future__ import annotations
 
 from .gemini_errors import error_from_reply, parse_duration, parse_retry_after
-from .gemini_reply import POLICY_FINISH_REASONS, ParsedReply, decode_base64, parse_reply
+from .gemini_reply import (
+    POLICY_FINISH_REASONS,
+    ParsedReply,
+    decode_base64,
+    load_reply,
+    parse_reply,
+    reply_from_json,
+)
 from .gemini_request import DEFAULT_SYSTEM_INSTRUCTION, build_payload, encode_payload
 
 __all__ = [
@@ -19,7 +26,9 @@ __all__ = [
     "decode_base64",
     "encode_payload",
     "error_from_reply",
+    "load_reply",
     "parse_duration",
     "parse_reply",
     "parse_retry_after",
+    "reply_from_json",
 ]
