@@ -10,15 +10,28 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import MalformedResponseError
 
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+# verify() reports a broken PNG chunk as SyntaxError.
+_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
+               ValueError)
 
 
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` read from the image header alone, or None if there is none."""
+def _unreadable(exc: Exception) -> MalformedResponseError:
+    return MalformedResponseError(f"the API returned an image that cannot be decoded: {exc}")
+
+
+def mime_if_exact(data: bytes, width: int, height: int) -> str | None:
+    """The MIME type of ``data`` when it already is ``width`` x ``height``, else None (it
+    needs ``fit_exact``). Checked without decoding a pixel: the header and, for PNG, every
+    chunk checksum; MalformedResponseError when ``data`` is no readable image."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-        return None
+        image: Image.Image = Image.open(io.BytesIO(data))
+        if image.size != (width, height):
+            return None
+        fmt = image.format if image.format in _FORMATS else "PNG"
+        image.verify()
+    except _UNREADABLE as exc:
+        raise _unreadable(exc) from exc
+    return _FORMATS[fmt]
 
 
 def fit_exact(data: bytes, width: int, height: int) -> tuple[bytes, str, tuple[int, int]]:
@@ -38,11 +51,8 @@ def fit_exact(data: bytes, width: int, height: int) -> tuple[bytes, str, tuple[i
             image.verify()
             return data, _FORMATS[fmt], source
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
-            ValueError) as exc:
-        # verify() reports a broken PNG chunk as SyntaxError.
-        raise MalformedResponseError(f"the API returned an image that cannot be decoded: {exc}"
-                                     ) from exc
+    except _UNREADABLE as exc:
+        raise _unreadable(exc) from exc
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     fitted = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
