@@ -49,8 +49,41 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
                 id="aigen.W001",
             )
         )
+    errors.extend(_check_limiter_cache(conf["LIMITER_CACHE"]))
     for key in ("TIMEOUT", "MAX_RETRY_WAIT", "DEADLINE", "GENERATION_DEADLINE"):
         value = conf[key]
         if not isinstance(value, int | float) or value <= 0:
             errors.append(Error(f"AIGEN[{key!r}] must be a positive number.", id="aigen.E003"))
     return errors
+
+
+# Caches whose add() is not atomic across processes, or that keep nothing at all.
+_PROCESS_LOCAL_CACHES = ("LocMemCache", "FileBasedCache")
+
+
+def _check_limiter_cache(alias: str | None) -> list[CheckMessage]:
+    if alias is None:
+        return []
+    caches = getattr(settings, "CACHES", {})
+    if alias not in caches:
+        return [Error(
+            f"AIGEN['LIMITER_CACHE'] is {alias!r}, which is not a key of settings.CACHES.",
+            hint=f"Add it to CACHES or set AIGEN['LIMITER_CACHE'] to one of {sorted(caches)} "
+                 "(None keeps the limiter per process).",
+            id="aigen.E005",
+        )]
+    backend = str(caches[alias].get("BACKEND", ""))
+    if backend.endswith("DummyCache"):
+        return [Error(
+            f"AIGEN['LIMITER_CACHE'] names {alias!r}, a DummyCache: it keeps nothing, so "
+            "nothing would be limited.",
+            hint="Point it at a Redis or Memcached cache, or set it to None.", id="aigen.E006",
+        )]
+    if backend.endswith(_PROCESS_LOCAL_CACHES):
+        return [Warning(
+            f"AIGEN['LIMITER_CACHE'] names {alias!r} ({backend.rsplit('.', 1)[-1]}), which "
+            "is not shared safely between processes: each process limits only itself.",
+            hint="Use Redis (django.core.cache.backends.redis.RedisCache) or Memcached.",
+            id="aigen.W002",
+        )]
+    return []

@@ -31,9 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RETRY_WAIT": 30.0,
     # Seconds allowed for a whole call, all attempts and waits included.
     "DEADLINE": 300.0,
-    # Proactive client-side limits (None: no limit).
+    # Proactive client-side limits per model (None: no limit).
     "REQUESTS_PER_MINUTE": None,
     "MAX_IN_FLIGHT": None,
+    # Alias in settings.CACHES where the limits above and 429 cooldowns are shared by
+    # every process using that cache (Redis: every machine). None keeps them per process.
+    "LIMITER_CACHE": None,
     # Constraints sent as systemInstruction. None: the built-in text; "" sends none.
     "SYSTEM_INSTRUCTION": None,
     # safetySettings sent with every request: list of {"category", "threshold"}.

@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .client import AIGenerationClient, ConfigurationError, LocalRateLimiter
+from .client import AIGenerationClient, ConfigurationError, LocalRateLimiter, RateLimiter
 from .conf import aigen_settings
+from .limits import SharedRateLimiter
 
 _client: AIGenerationClient | None = None
 _lock = threading.Lock()
@@ -30,10 +32,9 @@ def build_client() -> AIGenerationClient:
         "deadline": float(conf.DEADLINE),
         "safety_settings": conf.SAFETY_SETTINGS,
     }
-    if conf.REQUESTS_PER_MINUTE is not None or conf.MAX_IN_FLIGHT is not None:
-        options["limiter"] = LocalRateLimiter(
-            requests_per_minute=conf.REQUESTS_PER_MINUTE, max_in_flight=conf.MAX_IN_FLIGHT
-        )
+    limiter = build_limiter()
+    if limiter is not None:
+        options["limiter"] = limiter
     if conf.SYSTEM_INSTRUCTION is not None:
         # None keeps the client's built-in instruction; "" sends none.
         options["system_instruction"] = conf.SYSTEM_INSTRUCTION or None
@@ -46,6 +47,28 @@ def build_client() -> AIGenerationClient:
             f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (or the "
             "environment variable) and check AIGEN's TIMEOUT, DEADLINE and MAX_RETRIES."
         ) from exc
+
+
+def build_limiter() -> RateLimiter | None:
+    """The limiter the settings ask for: shared through ``AIGEN["LIMITER_CACHE"]`` when
+    it names a cache (429 cooldowns are then shared even without limits), else
+    process-local when a limit is set, else none."""
+    conf = aigen_settings
+    rpm, in_flight = conf.REQUESTS_PER_MINUTE, conf.MAX_IN_FLIGHT
+    alias = conf.LIMITER_CACHE
+    if alias is not None:
+        if alias not in settings.CACHES:
+            raise ImproperlyConfigured(
+                f"AIGEN['LIMITER_CACHE'] is {alias!r}, which is not a key of "
+                f"settings.CACHES (keys: {', '.join(sorted(settings.CACHES))})."
+            )
+        # A slot is held for one attempt at most (the client's TIMEOUT); the margin
+        # covers a process stalled between its attempt and the release.
+        return SharedRateLimiter(alias, requests_per_minute=rpm, max_in_flight=in_flight,
+                                 lease=float(conf.TIMEOUT) + 60)
+    if rpm is not None or in_flight is not None:
+        return LocalRateLimiter(requests_per_minute=rpm, max_in_flight=in_flight)
+    return None
 
 
 def get_client() -> AIGenerationClient:
