@@ -14,11 +14,14 @@ Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
 - ``django_tasks_db.DatabaseBackend``: rows in the database, consumed by
   ``python manage.py db_worker --queue-name <TASK_QUEUE>`` on one machine or several
   sharing PostgreSQL. It can defer work, so rate-limited generations wait and retry.
-- RQ: install ``django-tasks-rq`` and ``django-rq``, add ``django_tasks_rq`` and
-  ``django_rq`` to INSTALLED_APPS, set ``"BACKEND": "django_tasks_rq.RQBackend"`` (each
-  queue also in ``RQ_QUEUES``) and run ``manage.py rqworker --job-class
-  django_tasks_rq.Job``. Celery: a tasks backend for Celery (such as
-  ``django-tasks-celery``) plugs in the same way. Nothing here depends on the backend
+- RQ (the ``rq`` extra: ``django-tasks-rq`` and ``django-rq``): add ``django_rq`` to
+  INSTALLED_APPS, set ``"BACKEND": "django_tasks_rq.RQBackend"``, list every queue in
+  ``RQ_QUEUES`` (``default`` too: the task is declared on it) with a
+  ``DEFAULT_TIMEOUT`` longer than a generation may run, and run ``manage.py rqworker
+  <TASK_QUEUE> --with-scheduler --job-class django_tasks_rq.Job`` (the scheduler runs
+  deferred generations) on as many machines as you like. The demo project does all
+  this with ``AIGEN_TASK_BACKEND=rq``. Celery: a tasks backend for Celery plugs in the
+  same way. Nothing here depends on the backend
   beyond ``enqueue`` and the ``supports_defer`` flag; where it cannot defer, a generation
   rate-limited for longer than ``AIGEN["MAX_RETRY_WAIT"]`` fails with that reason.
 

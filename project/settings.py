@@ -98,16 +98,25 @@ MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 
 # Immediate execution by default; AIGEN_TASK_BACKEND=database selects django-tasks-db's
-# worker-backed queue (run `python manage.py db_worker`).
+# worker-backed queue (run `python manage.py db_worker`), AIGEN_TASK_BACKEND=rq an RQ
+# queue on REDIS_URL (the `rq` extra; run `python manage.py rqworker default
+# --with-scheduler --job-class django_tasks_rq.Job`).
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+}
 TASKS = {
     "default": {
-        "BACKEND": (
-            "django_tasks_db.DatabaseBackend"
-            if os.environ.get("AIGEN_TASK_BACKEND") == "database"
-            else f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"
-        )
+        "BACKEND": TASK_BACKENDS.get(os.environ.get("AIGEN_TASK_BACKEND", ""),
+                                     f"{TASKS_MODULE}.backends.immediate.ImmediateBackend")
     }
 }
+if find_spec("django_rq") is not None:
+    INSTALLED_APPS.append("django_rq")
+    # A job may run as long as a generation may (AIGEN DEADLINE plus storage): RQ kills
+    # the job after DEFAULT_TIMEOUT seconds, and aigen_recover then queues it again.
+    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+                             "DEFAULT_TIMEOUT": 900}}
 
 AIGEN: dict[str, object] = {}
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -42,6 +43,10 @@ from .queueing import can_defer, enqueue_on_commit
 
 logger = logging.getLogger("aigen.services")
 
+# Seconds early a deferred run may arrive and still wait for its time (see
+# ``_claim_when_due``).
+EARLY_RUN_TOLERANCE = 5.0
+
 
 class _Superseded(Exception):
     """The run no longer holds the generation (cancelled, or recovered after its
@@ -54,7 +59,7 @@ def run_generation(generation_id: str) -> str:
     Unexpected errors (misconfiguration, storage failures) mark the generation failed
     and are re-raised so the worker logs them.
     """
-    generation = _claim(generation_id)
+    generation = _claim(generation_id) or _claim_when_due(generation_id)
     if generation is None:
         current = Generation.objects.filter(pk=generation_id).values_list("status", flat=True)
         status = current.first()
@@ -110,6 +115,22 @@ def _claim(generation_id: str) -> Generation | None:
         )
     )
     return Generation.objects.get(pk=generation_id) if claimed else None
+
+
+def _claim_when_due(generation_id: str) -> Generation | None:
+    """Claim a deferred generation delivered a little before its ``run_after``, once that
+    time comes. Backends run deferred work slightly early (RQ schedules in whole
+    seconds; a worker's clock may lag the database's); dropping such a run would leave
+    the generation pending until ``aigen_recover`` re-sends it."""
+    run_after = (Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
+                 .values_list("run_after", flat=True).first())
+    if run_after is None:
+        return None
+    wait = (run_after - timezone.now()).total_seconds()
+    if not 0 < wait <= EARLY_RUN_TOLERANCE:
+        return None  # a stale duplicate delivery: the deferred one comes later
+    time.sleep(wait)
+    return _claim(generation_id)
 
 
 def _run_deadline() -> float:
