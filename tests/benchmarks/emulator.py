@@ -15,13 +15,10 @@ It is ``aigen_app.emulator.EmulatorServer`` unchanged except for how images are 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
-import importlib.util
 import io
 import subprocess
 import sys
-from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -53,39 +50,15 @@ def grainy(render: Any, sigma: float) -> Any:
     return render_image
 
 
-class InlineExecutor(Executor):
-    """Runs each job at once in the caller's thread."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 def serve(argv: list[str] | None = None) -> None:
-    from aigen_app.emulator import EmulatorServer, images, server
+    from aigen_app.emulator import EmulatorServer, images
 
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.emulator")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rpm", type=int, default=None)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--grain", type=float, default=0.0)
-    parser.add_argument("--inline", action="store_true")
     args = parser.parse_args(argv)
-    if args.inline:
-        server.ThreadPoolExecutor = InlineExecutor  # type: ignore[attr-defined,misc]
-    if importlib.util.find_spec("uvloop") is not None:
-        # The emulator's own loop (it calls new_event_loop()) on libuv: the server side of
-        # 256 concurrent calls then costs less of the wall time measured for the client.
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # Wherever the emulator's modules imported the drawing function, use ours instead.
     original, patched = images.render_image, grainy(images.render_image, args.grain)
     for name, module in list(sys.modules.items()):
@@ -106,7 +79,7 @@ class EmulatorProcess:
 
     def __init__(self, *, grain: float = 0.0, rpm: int | None = None,
                  latency: float = 0.0) -> None:
-        self.args = ["--grain", str(grain), "--latency", str(latency), "--inline"]
+        self.args = ["--grain", str(grain), "--latency", str(latency)]
         if rpm is not None:
             self.args += ["--rpm", str(rpm)]
         self._process: subprocess.Popen[str] | None = None

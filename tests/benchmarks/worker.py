@@ -165,12 +165,12 @@ def in_flight(url: str, calls: int, mode: str) -> None:
     client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=url)
     request = GenerationRequest(PROMPT, 1024, 1024, seed=SEED)
     done: list[float] = []
-    samples: list[int] = []
+    samples: list[tuple[float, int]] = []  # (seconds since the start, RSS)
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.5):
-            samples.append(rss_bytes())
+        while not stop.wait(0.25):
+            samples.append((time.perf_counter() - started, rss_bytes()))
 
     baseline = rss_bytes()
     sampler = threading.Thread(target=sample, daemon=True)
@@ -200,7 +200,8 @@ def in_flight(url: str, calls: int, mode: str) -> None:
             thread.join()
     stop.set()
     sampler.join()
-    waiting = [s for s in samples[2:-2]] or samples  # skip ramp-up and the replies
+    # While every call waits: after the last one was sent, before the first reply lands.
+    waiting = [rss for at, rss in samples if at < min(done) - 0.25] or [baseline]
     emit({"completed": len(done), "first_done_s": min(done), "last_done_s": max(done),
           "baseline": baseline, "rss_waiting": max(waiting), "rss_peak": peak_rss_bytes()})
 
