@@ -1,11 +1,12 @@
-"""Connection pools that are safe across event loops.
+"""Connection pools that are safe across event loops, and the transport under them.
 
 An ``httpx.AsyncClient`` pool is bound to the event loop that opened its connections.
-Sync callers reach the client through ``asgiref.sync.async_to_sync``, which runs every
-call in ``asyncio.run`` on a fresh loop; reusing one pool there ends in "Event loop is
+Callers may reach the client from many loops: ``asgiref.sync.async_to_sync`` runs every
+call in ``asyncio.run`` on a fresh loop, and reusing one pool there ends in "Event loop is
 closed". So each loop gets its own pool, and the pool is closed by the loop itself when
 ``asyncio.run`` shuts it down (through an async generator that the loop finalises in
-``shutdown_asyncgens``), so no socket outlives its loop.
+``shutdown_asyncgens``), so no socket outlives its loop. (``generate_sync`` avoids the
+new loop, pool and connection per call altogether: see ``background``.)
 """
 
 from __future__ import annotations
