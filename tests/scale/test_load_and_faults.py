@@ -56,12 +56,16 @@ SETTLED = {GenerationStatus.SUCCEEDED, GenerationStatus.FAILED, GenerationStatus
 
 
 @pytest.fixture
-def production(
-    tmp_path: Path, redis_url: str, processes: Callable[..., Any], moto_endpoint: str,
-) -> dict[str, Any]:
-    """The emulator, S3 and the settings every process shares."""
+def postgresql() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL on PostgreSQL (the production database)")
+
+
+@pytest.fixture
+def production(
+    postgresql: None, redis_url: str, tmp_path: Path, processes: Callable[..., Any],
+) -> dict[str, Any]:
+    """The emulator, S3 and the settings every process shares."""
     emulator = processes(
         ["manage.py", "aigen_emulator", "--port", "0", "--rpm", str(LIMIT), "--seed", "6",
          "-v", "0", *(arg for kind, rate in FAULTS.items()
