@@ -17,6 +17,12 @@ from typing import Protocol
 from pyrate_limiter import Duration, Limiter, Rate
 
 
+# The server counts a request from when it arrives, we from when we send it; a first
+# request that was slow to arrive (a new connection) leaves the server's window later
+# than ours, so our window is kept a little longer than the server's minute.
+WINDOW_MARGIN_MS = 1000
+
+
 class RateLimiter(Protocol):
     """What the client needs from a limiter."""
 
@@ -130,7 +136,7 @@ class LocalRateLimiter:
         with self._lock:
             if model not in self._windows:
                 self._windows[model] = Limiter(
-                    Rate(self.requests_per_minute, Duration.MINUTE)
+                    Rate(self.requests_per_minute, int(Duration.MINUTE) + WINDOW_MARGIN_MS)
                 )
             return self._windows[model]
 
