@@ -6,13 +6,13 @@ several machines shares one API quota, so they must share the limiter too. With
 ``SharedRateLimiter`` keeps its state there, using only the cache API's atomic
 ``add`` (set-if-absent) for anything two processes may race for:
 
-- **Requests per minute**: time is cut into cells of ``60 / N`` seconds. A request claims
+- **Requests per minute**: time is cut into cells of ``61 / N`` seconds. A request claims
   one cell with ``add`` (never more than a minute ahead, and only if the claim lands
-  before the cell ends) and starts within it, no sooner than 60 s after the start ``N``
-  cells before. So no 60-second window holds more than ``N`` starts (up to the machines'
-  clock skew, so run NTP, and a few milliseconds of processing), and starts come about
-  ``60 / N`` seconds apart, which also keeps clear of quotas enforced over shorter
-  windows.
+  before the cell ends) and starts within it, no sooner than a minute after the start
+  ``N`` cells before. So no minute holds more than ``N`` starts (up to the machines'
+  clock skew, so run NTP), and starts come about ``61 / N`` seconds apart, which also
+  keeps clear of quotas enforced over shorter windows. The "minute" is 61 s: a second
+  of margin for requests that reach the server later than they started.
 - **Requests in flight**: ``M`` numbered slots, each claimed with ``add`` under a lease
   that outlives any attempt (the client never holds a slot longer than its per-attempt
   timeout), so a slot of a killed process frees itself.
@@ -35,6 +35,10 @@ from django.core.cache import BaseCache, caches
 __all__ = ["SharedRateLimiter"]
 
 WINDOW = 60.0
+# The server counts a request from when it arrives, we from when we start it: a request
+# that reached it late must not push one a minute later into a 429. So the limiter
+# schedules over a minute this much longer (N per 61 s: 1.6% of the quota).
+TRANSIT_MARGIN = 1.0
 # How often a request waiting for an in-flight slot looks again (seconds, jittered).
 POLL_MIN, POLL_MAX = 0.02, 0.25
 
@@ -131,7 +135,7 @@ class SharedRateLimiter:
     # -- requests per minute ---------------------------------------------------------
 
     async def _wait_turn(self, model: str, per_minute: int) -> None:
-        interval = WINDOW / per_minute
+        interval = (WINDOW + TRANSIT_MARGIN) / per_minute
         start, cell = await self._claim_cell(model, per_minute, interval)
         try:
             # The hint is written while the turn comes, so the start is not delayed.
@@ -167,7 +171,8 @@ class SharedRateLimiter:
                 now = time.time()
                 start = max(now, cell * interval,
                             previous + interval if isinstance(previous, float) else 0.0,
-                            earlier + WINDOW if isinstance(earlier, float) else 0.0)
+                            earlier + per_minute * interval
+                            if isinstance(earlier, float) else 0.0)
                 key = self._key(model, "cell", cell)
                 if await self.cache.aadd(key, start, timeout=ttl):
                     if time.time() < (cell + 1) * interval:
@@ -183,4 +188,4 @@ class SharedRateLimiter:
 def _ttl(interval: float) -> int:
     """Seconds a cell is kept: it must outlive the claims of the cells up to a minute
     after it, which are made at most a minute before those cells begin."""
-    return math.ceil(2 * WINDOW + interval) + 1
+    return math.ceil(2 * (WINDOW + TRANSIT_MARGIN) + interval) + 1

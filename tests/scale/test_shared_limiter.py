@@ -151,6 +151,7 @@ async def test_no_window_ever_holds_more_than_the_limit(
     # first start falls late in its cell, so the fifth must wait for the first to leave
     # the window, not merely for its own cell.
     monkeypatch.setattr(limits, "WINDOW", 1.0)
+    monkeypatch.setattr(limits, "TRANSIT_MARGIN", 0.0)
     limiter = SharedRateLimiter(limiter_alias, requests_per_minute=4)
     now = time.time()
     await asyncio.sleep(0.25 - now % 0.25 + 0.2)  # 0.2 s into a cell
