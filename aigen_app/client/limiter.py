@@ -16,7 +16,6 @@ from typing import Protocol
 
 from pyrate_limiter import Duration, Limiter, Rate
 
-
 # The server counts a request from when it arrives, we from when we send it; a first
 # request that was slow to arrive (a new connection) leaves the server's window later
 # than ours, so our window is kept a little longer than the server's minute.

@@ -56,7 +56,9 @@ class Plan:
 def available_peers() -> list[str]:
     """Our client and raw httpx always; the SDK's transports where installed."""
     peers = [OURS, "raw httpx"]
-    if importlib.util.find_spec("google.genai") is not None:
+    # find_spec of a submodule raises when its parent package is missing.
+    if importlib.util.find_spec("google") is not None and (
+            importlib.util.find_spec("google.genai") is not None):
         peers.append("google-genai/aiohttp")
         if importlib.util.find_spec("httpx2") is not None:
             peers.append("google-genai/httpx2")
