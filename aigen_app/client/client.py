@@ -8,6 +8,7 @@ server's wait, enforce time limits, fit the image to the exact size, and log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -281,24 +282,34 @@ class AIGenerationClient:
         if remaining <= 0:
             call.deadline_hit = True
             raise GenerationTimeoutError(self.deadline, attempts=call.attempts)
-        limit = min(self.timeout, remaining)
         started = time.monotonic()
+        limit = min(self.timeout, remaining)
         status = 0
         try:
-            async with asyncio.timeout(limit):
+            async with contextlib.AsyncExitStack() as held:
                 if self.limiter is not None:
-                    async with self.limiter.slot(call.model):
-                        status, headers, body = await self._post(call)
-                else:
+                    # Waiting for capacity is bounded by the call's deadline only: the
+                    # per-attempt timeout is for the request, which has not been sent yet.
+                    try:
+                        async with asyncio.timeout(remaining):
+                            await held.enter_async_context(self.limiter.slot(call.model))
+                    except TimeoutError:
+                        call.deadline_hit = True
+                        raise GenerationTimeoutError(
+                            self.deadline, "Timed out waiting for rate-limit capacity",
+                            attempts=call.attempts) from None
+                    limit = min(self.timeout, call.deadline - time.monotonic())
+                async with asyncio.timeout(limit):
                     status, headers, body = await self._post(call)
-                if status == 200:
-                    data = gemini.load_reply(body)
-                    del body  # its last reference: freed before the image is decoded
-                    return gemini.reply_from_json(data)
-                error = gemini.error_from_reply(status, headers, body)
-                if isinstance(error, RateLimitError) and self.limiter is not None:
-                    self.limiter.cooldown(call.model, error.retry_after or 0.0)
-                raise error
+            # The limiter slot is released once the reply is read, before parsing.
+            if status == 200:
+                data = gemini.load_reply(body)
+                del body  # its last reference: freed before the image is decoded
+                return gemini.reply_from_json(data)
+            error = gemini.error_from_reply(status, headers, body)
+            if isinstance(error, RateLimitError) and self.limiter is not None:
+                self.limiter.cooldown(call.model, error.retry_after or 0.0)
+            raise error
         except TimeoutError as exc:
             status = -1
             raise GenerationTimeoutError(limit, attempts=call.attempts) from exc

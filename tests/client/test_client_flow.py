@@ -3,9 +3,12 @@ it waits, and what the caller gets back."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -308,3 +311,38 @@ def test_environment_supplies_key_model_and_base_url(monkeypatch: pytest.MonkeyP
     assert client.model == "gemini-3-pro-image"
     assert client.base_url == "http://127.0.0.1:1/v1beta"
     assert "from-env" not in repr(client)
+
+
+class SlowLimiter:
+    """A limiter whose capacity frees up only after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+    @contextlib.asynccontextmanager
+    async def slot(self, model: str) -> AsyncIterator[None]:
+        await asyncio.sleep(self.wait)
+        yield
+
+    def cooldown(self, model: str, seconds: float) -> None:
+        pass
+
+
+@respx.mock
+async def test_waiting_for_limiter_capacity_is_not_the_request_timeout() -> None:
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL,
+                                timeout=0.2, limiter=SlowLimiter(0.4))
+    respx.post(URL).mock(return_value=ok())
+    response = await client.generate(request())
+    assert response.attempts == 1
+
+
+@respx.mock
+async def test_waiting_for_limiter_capacity_is_bounded_by_the_deadline() -> None:
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL,
+                                deadline=0.3, limiter=SlowLimiter(5))
+    route = respx.post(URL).mock(return_value=ok())
+    with pytest.raises(GenerationTimeoutError, match="rate-limit capacity") as info:
+        await client.generate(request())
+    assert info.value.attempts == 1
+    assert route.call_count == 0
