@@ -81,6 +81,18 @@ def database_tasks() -> Iterator[None]:
         yield
 
 
+def database_url() -> str:
+    """The test database as a URL another process can open."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+    return f"postgres://{auth}@{host}/{params['NAME']}"
+
+
 def stored_files(root: Path) -> list[str]:
     """Every file under a storage root, as sorted relative names."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from _pytest.terminal import TerminalReporter
 from django.conf import settings
-from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = pytest.StashKey[list[str]]()
@@ -106,16 +105,6 @@ def s3_storages(options: dict[str, Any]) -> dict[str, Any]:
     """``STORAGES`` with the default storage on S3."""
     return {**settings.STORAGES,
             "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}
-
-
-def database_url() -> str:
-    """The test database as a URL another process can open."""
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
-    return f"postgres://{auth}@{host}/{params['NAME']}"
 
 
 def process_env(overrides: dict[str, Any], **extra: str) -> dict[str, str]:

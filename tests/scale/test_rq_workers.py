@@ -17,9 +17,9 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from aigen_app.tasks import enqueue_generation, get_backend
-from tests.conftest import aigen_settings_for
+from tests.conftest import aigen_settings_for, database_url
 
-from .conftest import database_url, process_env, stop_group
+from .conftest import process_env, stop_group
 
 pytest.importorskip("django_tasks_rq", reason="needs the rq extra (django-tasks-rq)")
 
