@@ -96,6 +96,15 @@ async def _exact_size(data: bytes, width: int, height: int) -> tuple[bytes, str]
     return fitted, fitted_mime
 
 
+def _record_failure(call: _Call, exc: GenerationError) -> None:
+    """Give the error the call's attempt count and log the outcome line."""
+    exc.attempts = call.attempts
+    logger.warning(
+        "generation failed id=%s model=%s attempts=%d code=%s error=%s",
+        call.generation_id, call.model, call.attempts, exc.code, exc.message,
+    )
+
+
 class AIGenerationClient:
     """Async client for Gemini image generation. Safe to share: one object serves any
     number of event loops (see ``transport.LoopPools``) and threads."""
@@ -191,9 +200,7 @@ class AIGenerationClient:
         try:
             image, mime = await _exact_size(reply.image_data, request.width, request.height)
         except GenerationError as exc:
-            exc.attempts = call.attempts
-            logger.warning("generation failed id=%s model=%s attempts=%d code=%s error=%s",
-                           call.generation_id, model, call.attempts, exc.code, exc.message)
+            _record_failure(call, exc)
             raise
         elapsed_ms = int((time.monotonic() - started) * 1000)
         logger.info(
@@ -230,11 +237,7 @@ class AIGenerationClient:
         try:
             reply: gemini.ParsedReply = await retrying(self._attempt, call)
         except GenerationError as exc:
-            exc.attempts = call.attempts
-            logger.warning(
-                "generation failed id=%s model=%s attempts=%d code=%s error=%s",
-                call.generation_id, call.model, call.attempts, exc.code, exc.message,
-            )
+            _record_failure(call, exc)
             raise
         return reply
 
