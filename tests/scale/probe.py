@@ -5,7 +5,8 @@ Settings come from ``tests.scale.worker_settings`` (the overrides in
 ``AIGEN_TEST_SETTINGS``). Each command prints one JSON object on stdout.
 
 - ``slots``: take ``--count`` limiter slots for ``--model`` one after another, holding
-  each ``--hold`` seconds, from the start time; print their start/end times.
+  each ``--hold`` seconds, from the start time; print their start/end times and the
+  start the limiter scheduled for each (``tests.scale.plans``).
 - ``hold``: take the only in-flight slot of the ``limiter`` cache (lease ``--seconds``),
   print ``{"held": true}``, then hold it until killed.
 - ``cooldown``: tell the limiter the model must pause ``--seconds``.
@@ -53,16 +54,20 @@ def start_time() -> float:
 
 async def slots(args: argparse.Namespace) -> dict[str, Any]:
     from aigen_app.gateway import build_limiter
+    from aigen_app.limits import SharedRateLimiter
+
+    from .plans import record_plans
 
     limiter = build_limiter()
-    assert limiter is not None
+    assert isinstance(limiter, SharedRateLimiter)
+    plans = record_plans(limiter)
     await asyncio.sleep(max(0.0, start_time() - time.time()))
     spans = []
     for _ in range(args.count):
         async with limiter.slot(args.model):
             started = time.time()
             await asyncio.sleep(args.hold)
-            spans.append((started, time.time()))
+            spans.append((started, time.time(), *plans.get(asyncio.current_task(), ())))
     return {"pid": os.getpid(), "spans": spans}
 
 
