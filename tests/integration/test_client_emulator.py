@@ -30,8 +30,10 @@ from aigen_app.client import (
 )
 from aigen_app.emulator import running_emulator
 
-# Real waits are measured here: allow scheduling noise above, never below.
-SLACK = 0.35
+# Real waits are measured here: allow scheduling noise above, never below. A loaded CI
+# machine has stalled a process for 0.3 s; this still tells the server's 0.4 s wait
+# from a one-second backoff.
+SLACK = 0.55
 
 
 @pytest.fixture(scope="module")

@@ -44,5 +44,5 @@ def test_a_delivery_long_before_its_time_does_nothing(
 
     assert services.run_generation(str(generation.pk)) == GenerationStatus.PENDING
 
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # it did not sleep the two minutes
     assert aigen_emulator.requests() == []
