@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..services import InvalidGenerationState, QuotaExceeded, ServiceError
+from ..services import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded, ServiceError
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -31,6 +31,14 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource's state does not allow this operation."
     default_code = "invalid_state"
+
+
+class KeyReused(exceptions.APIException):
+    """The IETF idempotency-key draft's answer to a key reused with another payload."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This idempotency key was already used for a different request."
+    default_code = "idempotency_key_reused"
 
 
 class QuotaReached(exceptions.APIException):
@@ -95,6 +103,8 @@ def translate(exc: Exception) -> Exception:
         return QuotaReached(exc.message, wait)
     if isinstance(exc, InvalidGenerationState):
         return Conflict(exc.message)
+    if isinstance(exc, IdempotencyKeyReused):
+        return KeyReused(exc.message)
     if isinstance(exc, ServiceError):
         return ServiceRefused(exc.message, code=exc.code)
     return exc

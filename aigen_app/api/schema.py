@@ -36,6 +36,8 @@ ERROR_DESCRIPTIONS = {
     406: "The Accept header asks for a type this endpoint cannot send (not_acceptable).",
     409: "The generation's status does not allow this (code invalid_state).",
     415: "Unsupported request Content-Type (code unsupported_media_type).",
+    422: "The Idempotency-Key already started a generation with other inputs "
+         "(code idempotency_key_reused); use a new key for a new request.",
     429: "Too many creates (code rate_limited) or the daily generation limit is used up "
          "(code quota_exceeded); see Retry-After.",
 }

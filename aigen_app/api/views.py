@@ -125,7 +125,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         request={"application/json": GenerationCreateJSONSerializer,
                  "multipart/form-data": s.GenerationCreateSerializer},
         parameters=[schema.IDEMPOTENCY_KEY, schema.LOCATION, schema.RETRY_AFTER],
-        responses={**STARTED, **schema.errors(*schema.WRITE)},
+        responses={**STARTED, **schema.errors(422, *schema.WRITE)},
     )
     def create(self, request: Request) -> Response:
         serializer = s.GenerationCreateSerializer(data=request.data,
@@ -140,7 +140,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         request={"application/json": RefineJSONSerializer,
                  "multipart/form-data": s.RefineSerializer},
         parameters=[schema.IDEMPOTENCY_KEY, schema.LOCATION, schema.RETRY_AFTER],
-        responses={**STARTED, **schema.errors(404, 409, *schema.WRITE)},
+        responses={**STARTED, **schema.errors(404, 409, 422, *schema.WRITE)},
     )
     @action(detail=True, methods=["post"])
     def refine(self, request: Request, pk: str | None = None) -> Response:

@@ -15,12 +15,13 @@ admin, commands and tasks call these and stay thin.
 from .assets import add_media_asset
 from .cleanup import sweep_orphan_files
 from .creation import create_generation, refine
-from .errors import InvalidGenerationState, QuotaExceeded, ServiceError
+from .errors import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded, ServiceError
 from .lifecycle import Recovery, cancel_generation, recover_generations, retry_generation
 from .running import build_request, run_generation
 from .turns import history_for
 
 __all__ = [
+    "IdempotencyKeyReused",
     "InvalidGenerationState",
     "QuotaExceeded",
     "Recovery",

@@ -22,9 +22,10 @@ from ..models import (
     MediaAsset,
     TurnRole,
 )
+from ..models import TurnPart as StoredPart
 from ..storage import FileBatch, ImageInfo, written_files
 from . import inputs, turns
-from .errors import InvalidGenerationState, QuotaExceeded
+from .errors import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded
 from .queueing import enqueue_on_commit
 
 TITLE_LENGTH = 80
@@ -62,15 +63,16 @@ def create_generation(
 ) -> Generation:
     """Start a generation in a new conversation and queue it.
 
-    With ``idempotency_key``, a second call by the same owner returns the first
-    generation unchanged (and never calls the API again). Raises ``ValidationError``
-    for bad input and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``.
+    With ``idempotency_key``, a second call by the same owner with the same inputs
+    returns the first generation unchanged (and never calls the API again); with other
+    inputs it raises ``IdempotencyKeyReused``. Raises ``ValidationError`` for bad input
+    and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``.
     """
-    existing = _existing(owner, idempotency_key)
-    if existing is not None:
-        return existing
     spec = _validated(owner, prompt, width, height, model or "", seed, reference_image,
                       media_assets, enable_grounding, idempotency_key, history_images=0)
+    existing = _existing(owner, idempotency_key)
+    if existing is not None:
+        return _repeated(existing, spec, parent=None)
 
     def conversation() -> Conversation:
         return Conversation.objects.create(owner=owner, title=_title(title, prompt))
@@ -104,9 +106,6 @@ def refine(
             f"Only a succeeded generation can be refined; this one is {parent.status}."
         )
     owner = owner if owner is not None else parent.owner
-    existing = _existing(owner, idempotency_key)
-    if existing is not None:
-        return existing
     try:
         history_images = turns.count_images(turns.history_turns(turns.lineage(parent)))
     except ValueError as exc:
@@ -118,6 +117,9 @@ def refine(
         parent.enable_grounding if enable_grounding is None else enable_grounding,
         idempotency_key, history_images=history_images,
     )
+    existing = _existing(owner, idempotency_key)
+    if existing is not None:
+        return _repeated(existing, spec, parent=parent)
     return _store(spec, lambda: turns.lock_conversation(parent.conversation_id), parent=parent)
 
 
@@ -153,7 +155,7 @@ def _store(spec: _Spec, conversation: Any, parent: Generation | None) -> Generat
         existing = _existing(spec.owner, spec.idempotency_key)
         if existing is None:
             raise
-        return existing
+        return _repeated(existing, spec, parent)
     return generation
 
 
@@ -197,6 +199,30 @@ def _user_parts(spec: _Spec, reference_name: str) -> list[turns.PartRecord]:
 def _image_part(name: str, info: ImageInfo) -> turns.PartRecord:
     return turns.PartRecord(image_name=name, mime_type=info.mime_type,
                             byte_size=info.byte_size, sha256=info.sha256)
+
+
+def _repeated(existing: Generation, spec: _Spec, parent: Generation | None) -> Generation:
+    """The generation a repeated request returns: only when it asks for the same. A
+    model or seed the repeat leaves to its default is not compared: the run records the
+    ones the API used in their place."""
+    assets = list(existing.asset_links.order_by("position").values_list("asset_id", flat=True))
+    reference = (StoredPart.objects.filter(turn__generation=existing, turn__role=TurnRole.USER,
+                                           image=existing.reference_image.name)
+                 .values_list("sha256", flat=True).first()
+                 if existing.reference_image else None)
+    differs = [name for name, theirs, ours in (
+        ("prompt", existing.prompt, spec.prompt),
+        ("size", (existing.width, existing.height), (spec.width, spec.height)),
+        ("model", existing.model, spec.model or existing.model),
+        ("seed", existing.seed, existing.seed if spec.seed is None else spec.seed),
+        ("enable_grounding", existing.enable_grounding, spec.enable_grounding),
+        ("parent", existing.parent_id, parent.pk if parent is not None else None),
+        ("media_assets", assets, [asset.pk for asset in spec.assets]),
+        ("reference_image", reference, spec.reference[1].sha256 if spec.reference else None),
+    ) if theirs != ours]
+    if differs:
+        raise IdempotencyKeyReused(existing.pk, differs)
+    return existing
 
 
 def _existing(owner: Any, key: str | None) -> Generation | None:

@@ -36,3 +36,19 @@ class InvalidGenerationState(ServiceError):
     cancelling a finished one...)."""
 
     code = "invalid_state"
+
+
+class IdempotencyKeyReused(ServiceError):
+    """The owner's idempotency key already started a generation with other inputs:
+    returning that one would silently drop the new request, running the new one would
+    break the key's promise. ``differs`` names the inputs that disagree."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, existing_id: object, differs: list[str]) -> None:
+        super().__init__(
+            f"This idempotency key already started generation {existing_id} with a "
+            f"different {', '.join(differs)}; use a new key for a new request."
+        )
+        self.existing_id = existing_id
+        self.differs = differs

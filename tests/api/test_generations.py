@@ -118,6 +118,21 @@ class TestFinishedAtOnce:
         assert Generation.objects.count() == 2
         assert len(aigen_emulator.requests()) == 2
 
+    def test_an_idempotency_key_reused_for_another_request_answers_422(
+        self, api: APIClient, aigen_emulator: EmulatorServer
+    ) -> None:
+        first = api.post(URL, {"prompt": "A red lighthouse"}, format="json",
+                         HTTP_IDEMPOTENCY_KEY="order-42")
+        reused = api.post(URL, {"prompt": "A blue lighthouse"}, format="json",
+                          HTTP_IDEMPOTENCY_KEY="order-42")
+
+        assert reused.status_code == 422
+        body = reused.json()
+        assert body["code"] == "idempotency_key_reused"
+        assert first.json()["id"] in body["message"] and "prompt" in body["message"]
+        assert Generation.objects.count() == 1
+        assert len(aigen_emulator.requests()) == 1
+
     def test_daily_quota_answers_429_quota_exceeded(
         self, api: APIClient, emulator: EmulatorServer
     ) -> None:

@@ -122,6 +122,55 @@ def test_same_owner_and_key_returns_the_same_generation(
     assert Generation.objects.count() == 3
 
 
+@pytest.mark.parametrize(("repeat", "differs"), [
+    ({"prompt": "A dog"}, "prompt"),
+    ({"width": 1280, "height": 720}, "size"),
+    ({"seed": 8}, "seed"),
+    ({"enable_grounding": True}, "enable_grounding"),
+    ({"model": "gemini-3-pro-image"}, "model"),
+    ({"reference_image": png_bytes(color=(0, 0, 255))}, "reference_image"),
+    ({"reference_image": None}, "reference_image"),
+    ({"assets": 0}, "media_assets"),
+])
+def test_a_key_reused_for_another_request_is_refused(
+    make_user: Any, queued_tasks: Any, media_storage: Any, repeat: dict[str, Any],
+    differs: str,
+) -> None:
+    owner = make_user()
+    asset = services.add_media_asset(png_bytes(color=(9, 9, 9)), owner=owner)
+    original: dict[str, Any] = {"prompt": "A cat", "seed": 7, "owner": owner,
+                                "reference_image": png_bytes(), "media_assets": [asset],
+                                "idempotency_key": "k-1"}
+    first = services.create_generation(**original)
+    # The same request again (the reference re-uploaded) is the same generation.
+    assert services.create_generation(**{**original, "reference_image": png_bytes()}).pk \
+        == first.pk
+    files = stored_files(media_storage)
+
+    changed = {**original, **repeat}
+    if "assets" in changed:
+        changed["media_assets"] = [asset] * changed.pop("assets")
+    with pytest.raises(services.IdempotencyKeyReused, match=differs) as raised:
+        services.create_generation(**changed)
+    assert raised.value.existing_id == first.pk and raised.value.differs == [differs]
+    assert Generation.objects.count() == 1
+    assert stored_files(media_storage) == files
+    assert len(queued_tasks.results) == 1
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_a_refinement_key_reused_for_another_parent_is_refused(
+    make_user: Any, aigen_emulator: EmulatorServer
+) -> None:
+    first = services.create_generation("A cat", owner=make_user())
+    child = services.refine(first, "Orange", idempotency_key="r-1")
+    with pytest.raises(services.IdempotencyKeyReused, match="parent"):
+        services.refine(child, "Orange", idempotency_key="r-1")
+    with pytest.raises(services.IdempotencyKeyReused, match="prompt"):
+        services.refine(first, "Blue", idempotency_key="r-1")
+    assert Generation.objects.count() == 2
+
+
 def test_daily_limit_refuses_with_a_clear_error(make_user: Any, queued_tasks: Any) -> None:
     owner, other = make_user(), make_user()
     with override_settings(AIGEN={"USER_DAILY_LIMIT": 2}):
