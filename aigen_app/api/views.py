@@ -37,7 +37,6 @@ from .delivery import image_response
 from .exceptions import exception_handler
 from .pagination import PagePagination
 from .permissions import IsOwner
-from .removal import delete_media_asset
 from .throttling import CreateRateThrottle
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -291,7 +290,7 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return Response(data, status=code, headers={"Location": data["url"]})
 
     def perform_destroy(self, instance: MediaAsset) -> None:
-        delete_media_asset(instance)
+        services.delete_media_asset(instance)
 
     @extend_schema(summary="The asset's image (owner only)", responses=schema.IMAGE_RESPONSES)
     @action(detail=True, methods=["get"])

@@ -8,11 +8,13 @@ admin, commands and tasks call these and stay thin.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
 - ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
 - ``add_media_asset``: store an uploaded asset, deduplicated per owner.
+- ``delete_media_asset``: delete an asset; its file goes after the commit unless a
+  conversation still holds it.
 - ``history_for``: the conversation history a generation is sent with.
 - Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
 """
 
-from .assets import add_media_asset
+from .assets import add_media_asset, delete_media_asset
 from .cleanup import sweep_orphan_files
 from .creation import create_generation, refine
 from .errors import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded, ServiceError
@@ -30,6 +32,7 @@ __all__ = [
     "build_request",
     "cancel_generation",
     "create_generation",
+    "delete_media_asset",
     "history_for",
     "recover_generations",
     "refine",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from ..models import AssetType, MediaAsset
-from ..storage import written_files
+from ..models import AssetType, Generation, MediaAsset, TurnPart
+from ..storage import get_storage, written_files
 from . import inputs
+
+logger = logging.getLogger("aigen.services")
 
 
 def add_media_asset(
@@ -52,3 +56,37 @@ def _owned(owner: Any, sha256: str) -> MediaAsset | None:
     if owner is None:
         return None
     return MediaAsset.objects.filter(owner=owner, sha256=sha256).first()
+
+
+def delete_media_asset(asset: MediaAsset) -> None:
+    """Delete ``asset`` and, once the outermost transaction commits, its file.
+
+    Generations that were sent with the asset lose their link to it but keep their user
+    turn, which names the same file and is replayed to the model when a generation is
+    refined: while any row still names the file, the file stays. If the transaction
+    rolls back, row and file both stay. The caller checks that the user may delete the
+    asset; deleting one that is already gone is harmless.
+    """
+    name = asset.image.name or ""
+    with transaction.atomic():
+        asset.delete()
+        if name:
+            transaction.on_commit(lambda: _delete_unreferenced(name))
+
+
+def _delete_unreferenced(name: str) -> None:
+    # Checked after the commit, against what is committed: a row written meanwhile by
+    # another transaction keeps the file too.
+    if (
+        TurnPart.objects.filter(image=name).exists()
+        or Generation.objects.filter(Q(image=name) | Q(reference_image=name)).exists()
+        or MediaAsset.objects.filter(image=name).exists()
+    ):
+        return
+    try:
+        get_storage().delete(name)
+    except Exception:
+        # The row is gone already; the file is an orphan that sweep_orphan_files
+        # (``aigen_recover --sweep-files``) removes later. Failing the caller now would
+        # report a deletion that did happen as an error.
+        logger.exception("could not delete the file %s of a deleted media asset", name)

@@ -12,3 +12,10 @@ class BrokenStorage(FileSystemStorage):
 
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         raise OSError("storage is unavailable")
+
+
+class UndeletableStorage(FileSystemStorage):
+    """Saves and reads work; every delete fails, like an S3 outage after a commit."""
+
+    def delete(self, name: str) -> None:
+        raise OSError("storage is unavailable")

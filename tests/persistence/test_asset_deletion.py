@@ -1,0 +1,134 @@
+"""Deleting a media asset: the row at once, the file only after the commit, and never a
+file some row still names. Real transactions, so commit and rollback are the real ones."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from aigen_app import services
+from aigen_app.models import Generation, GenerationAsset, MediaAsset, TurnPart
+from tests.conftest import png_bytes, stored_files
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class CallerRolledBack(Exception):
+    pass
+
+
+def failing_delete_storages(root: Path) -> dict[str, Any]:
+    return {"default": {"BACKEND": "tests.persistence.storages.UndeletableStorage",
+                        "OPTIONS": {"location": str(root)}}}
+
+
+def test_the_file_goes_only_when_the_transaction_commits(
+    make_user: Any, media_storage: Path
+) -> None:
+    asset = services.add_media_asset(png_bytes(), owner=make_user())
+    name = asset.image.name
+
+    with transaction.atomic():
+        services.delete_media_asset(asset)
+        # Inside the caller's transaction the row is gone but the file must stay: the
+        # transaction may still roll back and bring the row back.
+        assert not MediaAsset.objects.exists()
+        assert stored_files(media_storage) == [name]
+
+    assert not MediaAsset.objects.exists()
+    assert stored_files(media_storage) == []
+
+
+def test_a_rolled_back_deletion_keeps_the_row_and_its_file(
+    make_user: Any, media_storage: Path
+) -> None:
+    asset = services.add_media_asset(png_bytes(), owner=make_user())
+
+    def view() -> None:
+        with transaction.atomic():
+            services.delete_media_asset(asset)
+            raise CallerRolledBack
+
+    with pytest.raises(CallerRolledBack):
+        view()
+
+    kept = MediaAsset.objects.get()
+    assert kept.image.name == asset.image.name
+    assert stored_files(media_storage) == [asset.image.name]
+    assert kept.image.read() == png_bytes()
+
+
+def test_a_conversation_that_replays_the_asset_keeps_its_file(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    owner = make_user()
+    asset = services.add_media_asset(png_bytes(), owner=owner)
+    generation = services.create_generation("Put the logo on a mug", owner=owner,
+                                            media_assets=[asset])
+
+    services.delete_media_asset(asset)
+
+    # The asset and its link go; the generation and the user turn naming the file stay,
+    # and so does the file, which a refinement sends to the model again.
+    assert not MediaAsset.objects.exists()
+    assert not GenerationAsset.objects.filter(generation=generation).exists()
+    assert Generation.objects.filter(pk=generation.pk).exists()
+    assert TurnPart.objects.filter(image=asset.image.name).exists()
+    assert stored_files(media_storage) == [asset.image.name]
+
+
+def test_another_owners_asset_is_untouched(make_user: Any, media_storage: Path) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    mine = services.add_media_asset(png_bytes(), owner=alice)
+    theirs = services.add_media_asset(png_bytes(), owner=bob)  # the same image
+
+    services.delete_media_asset(mine)
+
+    assert list(MediaAsset.objects.all()) == [theirs]
+    assert stored_files(media_storage) == [theirs.image.name]
+    assert MediaAsset.objects.get().image.read() == png_bytes()
+
+
+def test_a_file_another_asset_names_is_kept(make_user: Any, media_storage: Path) -> None:
+    mine = services.add_media_asset(png_bytes(), owner=make_user("alice"))
+    theirs = services.add_media_asset(png_bytes(), owner=make_user("bob"))
+    # The services give every asset its own file, but a row written by hand or by a
+    # data migration may name another asset's file.
+    MediaAsset.objects.filter(pk=theirs.pk).update(image=mine.image.name)
+
+    services.delete_media_asset(mine)
+
+    assert MediaAsset.objects.get().image.read() == png_bytes()
+    assert mine.image.name in stored_files(media_storage)
+
+
+def test_deleting_an_asset_twice_is_harmless(make_user: Any, media_storage: Path) -> None:
+    asset = services.add_media_asset(png_bytes(), owner=make_user())
+    stale = MediaAsset.objects.get(pk=asset.pk)
+
+    services.delete_media_asset(asset)
+    services.delete_media_asset(stale)
+
+    assert not MediaAsset.objects.exists()
+    assert stored_files(media_storage) == []
+
+
+def test_a_failed_file_delete_after_the_commit_is_logged_not_raised(
+    make_user: Any, media_storage: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    asset = services.add_media_asset(png_bytes(), owner=make_user())
+    name = asset.image.name or ""
+
+    with override_settings(STORAGES=failing_delete_storages(media_storage)), \
+            caplog.at_level(logging.ERROR, logger="aigen.services"):
+        services.delete_media_asset(asset)
+
+    # The deletion happened; the orphaned file is left to sweep_orphan_files.
+    assert not MediaAsset.objects.exists()
+    assert stored_files(media_storage) == [name]
+    assert name in caplog.text
