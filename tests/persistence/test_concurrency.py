@@ -75,4 +75,7 @@ def test_two_runs_of_one_generation_call_the_api_once(
     assert generation.attempts == 1
     assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
     assert len(aigen_emulator.requests()) == 1
+    # One pair of turns, the reply stored once.
+    [(owner_id, parts)] = paired_turns(generation.conversation_id)
+    assert (owner_id, [p.kind for p in parts]) == (generation.pk, ["text", "image"])
 

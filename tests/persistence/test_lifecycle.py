@@ -145,6 +145,17 @@ def test_recover_requeues_while_attempts_remain(make_user: Any, queued_tasks: An
     assert len(queued_tasks.results) == 1
 
 
+def test_a_recovered_run_fills_the_model_turn_it_already_has(
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any
+) -> None:
+    generation = stuck(pending(make_user()), attempts=1)
+    services.recover_generations()
+
+    assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
+    [(owner_id, parts)] = paired_turns(generation.conversation_id)
+    assert (owner_id, [p.kind for p in parts]) == (generation.pk, ["text", "image"])
+
+
 def test_recover_fails_with_a_reason_when_attempts_are_used_up(
     make_user: Any, queued_tasks: Any
 ) -> None:
