@@ -3,12 +3,16 @@
 Image metadata (mime type, dimensions, byte size, sha256) lives in columns so listings
 never touch storage. Only ``aigen_app.services`` writes these rows.
 
-Turn positions number a conversation's turns 0, 1, 2... in the order they were
-*recorded*: a generation's user turn when it is created, its model turn when it
-succeeds. Concurrent refinements therefore interleave (u1 m1 u2 u3 m3 m2 ...) but never
-leave gaps. What a refinement sends as history is not "every earlier position" but its
-lineage: the user and model turns of each ancestor from the root to its parent (see
-``services.history``), which is why a refinement requires a succeeded parent.
+Turn positions number a conversation's turns 0, 1, 2... gap-free, two per generation:
+its user turn at an even position ``p`` and its model turn at ``p + 1``, both stored
+when the generation is created (in creation order, with the conversation row locked).
+The model turn has no parts until the generation succeeds and its reply fills it; a
+pending, running, failed, blocked or canceled generation's model turn is empty. So
+concurrent refinements never interleave: by position a conversation reads u1 m1 u2 m2
+u3 m3 at every moment, whichever finishes first. What a refinement sends as history is
+not "every earlier position" but its lineage: the user and model turns of each ancestor
+from the root to its parent (see ``services.turns.history_for``), which is why a
+refinement requires a succeeded parent.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Mod, TruncDate
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from .storage import aigen_storage
@@ -242,7 +247,8 @@ class TurnRole(models.TextChoices):
 
 
 class Turn(models.Model):
-    """One turn of a conversation; each generation has one user and one model turn."""
+    """One turn of a conversation; each generation has one user and one model turn, at
+    adjacent positions. A model turn without parts: the generation has no reply (yet)."""
 
     Role = TurnRole
 
@@ -260,6 +266,14 @@ class Turn(models.Model):
                                     name="aigen_turn_unique_position"),
             models.UniqueConstraint(fields=["generation", "role"],
                                     name="aigen_turn_one_per_role"),
+            # User turns at even positions, model turns at odd ones: with the two
+            # constraints above, a prompt and a reply of different generations can
+            # no longer share a pair (the old interleaving u1 m1 u2 u3 breaks it).
+            models.CheckConstraint(
+                condition=(Q(Exact(Mod("position", 2), 0), role=TurnRole.USER)
+                           | Q(Exact(Mod("position", 2), 1), role=TurnRole.MODEL)),
+                name="aigen_turn_role_matches_position",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -160,3 +160,32 @@ def run_in_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
         thread.join(timeout=100)
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     return results
+
+
+def paired_turns(conversation_id: Any) -> list[tuple[Any, list[Any]]]:
+    """Assert the turn invariant of a conversation and return its pairs by position:
+    (generation id, the model turn's parts) for each generation.
+
+    Positions run 0..n-1 without a gap; user and model turns alternate, starting with a
+    user turn; each user turn and the model turn right after it belong to one generation,
+    and no generation has more than one pair.
+    """
+    from aigen_app.models import Turn
+
+    turns = list(Turn.objects.filter(conversation_id=conversation_id).order_by("position")
+                 .prefetch_related("parts"))
+    assert [t.position for t in turns] == list(range(len(turns)))
+    assert [t.role for t in turns] == ["user", "model"] * (len(turns) // 2)
+    pairs = list(zip(turns[0::2], turns[1::2], strict=True))
+    assert all(user.generation_id == model.generation_id for user, model in pairs)
+    generations = [user.generation_id for user, _ in pairs]
+    assert len(set(generations)) == len(generations)
+    return [(user.generation_id, list(model.parts.all())) for user, model in pairs]
+
+
+def reply_parts(generation: Any) -> list[Any]:
+    """The parts of ``generation``'s model turn, which exists from creation on and stays
+    empty unless the generation succeeds."""
+    from aigen_app.models import Turn
+
+    return list(Turn.objects.get(generation=generation, role="model").parts.all())

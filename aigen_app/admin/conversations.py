@@ -2,8 +2,10 @@
 
 The conversation page replaces the change form (conversations are read-only) with the
 thread: every turn's role, text and images, and whether each part holds a thought
-signature. Signatures are deferred in the query, so their bytes (often hundreds of KB,
-and opaque to staff) are never even loaded, let alone rendered.
+signature. Each generation's model turn follows its user turn; until the generation
+succeeds it has no parts, and the page shows the generation's status there instead.
+Signatures are deferred in the query, so their bytes (often hundreds of KB, and opaque
+to staff) are never even loaded, let alone rendered.
 """
 
 from __future__ import annotations
@@ -137,11 +139,9 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
         turns = (Turn.objects.filter(conversation=conversation).order_by("position")
                  .select_related("generation")
                  .prefetch_related(Prefetch("parts", queryset=parts)))
-        answered = {t.generation_id for t in turns if t.role == TurnRole.MODEL}
-        return [self._turn(conversation, turn, answered) for turn in turns]
+        return [self._turn(conversation, turn) for turn in turns]
 
-    def _turn(self, conversation: Conversation, turn: Turn,
-              answered: set[Any]) -> dict[str, Any]:
+    def _turn(self, conversation: Conversation, turn: Turn) -> dict[str, Any]:
         generation = turn.generation
         parts = []
         for part in turn.parts.all():
@@ -163,8 +163,11 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
             "status": display.status_badge(generation.status),
             "parts": parts,
             "signed_parts": sum(1 for entry in parts if entry["signed"]),
-            # A user turn whose generation has no answer (yet): say why.
-            "unanswered": turn.role == TurnRole.USER and generation.pk not in answered,
+            # A model turn is stored empty with its generation and filled when it
+            # succeeds: an empty one says why there is no reply (yet).
+            "unanswered": turn.role == TurnRole.MODEL and not parts,
+            "waiting": generation.status in (GenerationStatus.PENDING,
+                                             GenerationStatus.RUNNING),
         }
 
 

@@ -177,8 +177,16 @@ class TurnPartSerializer(serializers.ModelSerializer[TurnPart]):
 
 
 class TurnSerializer(serializers.ModelSerializer[Turn]):
+    """A turn. Each generation has two, side by side: its user turn at an even position,
+    then its model turn, which has no parts until the generation succeeds."""
+
     generation = serializers.UUIDField(source="generation_id", read_only=True)
-    parts = TurnPartSerializer(many=True, read_only=True)
+    parts = TurnPartSerializer(
+        many=True, read_only=True,
+        help_text="In order. Empty for a model turn whose generation has not succeeded "
+                  "(pending, running, failed, blocked or canceled): see the generation's "
+                  "status.",
+    )
 
     class Meta:
         model = Turn
@@ -202,7 +210,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
 
 
 class ConversationDetailSerializer(ConversationSerializer):
-    """A conversation with every turn in the order it was recorded."""
+    """A conversation with every turn by position: per generation, in the order they
+    were created, its user turn then its model turn."""
 
     turns = TurnSerializer(many=True, read_only=True)
 

@@ -1,8 +1,8 @@
 """The service layer: the only code that writes the app's rows. Synchronous; views,
 admin, commands and tasks call these and stay thin.
 
-- ``create_generation`` / ``refine``: store a pending generation and its user turn,
-  queue the work after commit.
+- ``create_generation`` / ``refine``: store a pending generation with its user turn and
+  its (still empty) model turn, queue the work after commit.
 - ``run_generation``: the task body (claim, call the API, record the outcome).
 - ``retry_generation`` / ``cancel_generation``.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).

@@ -1,6 +1,7 @@
 """Starting generations: ``create_generation`` opens a conversation, ``refine`` continues
-one. Both validate, store the pending row and its user turn in one transaction, and
-enqueue the work once that transaction commits."""
+one. Both validate, store the pending row and its pair of turns (the user turn, and the
+model turn the reply will fill) in one transaction, and enqueue the work once that
+transaction commits."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from ..models import (
     GenerationAsset,
     GenerationStatus,
     MediaAsset,
-    TurnRole,
 )
 from ..models import TurnPart as StoredPart
 from ..storage import FileBatch, ImageInfo, written_files
@@ -177,8 +177,7 @@ def _insert(spec: _Spec, conversation: Conversation, parent: Generation | None,
         GenerationAsset(generation=generation, asset=asset, position=index)
         for index, asset in enumerate(spec.assets)
     )
-    turns.append_turn(conversation, generation, TurnRole.USER,
-                      _user_parts(spec, reference_name))
+    turns.add_turn_pair(conversation, generation, _user_parts(spec, reference_name))
     return generation
 
 

@@ -24,7 +24,8 @@ CANCELABLE = (GenerationStatus.PENDING, GenerationStatus.RUNNING)
 
 def retry_generation(generation: Generation) -> Generation:
     """Queue a failed, blocked or cancelled generation again, with a fresh attempt
-    budget. Its user turn is kept; the model turn is added when it succeeds."""
+    budget. The same row runs again: its turns keep their positions, and its model turn
+    (empty, as the generation never succeeded) is filled if it succeeds this time."""
     with transaction.atomic():
         updated = Generation.objects.filter(pk=generation.pk, status__in=RETRYABLE).update(
             status=GenerationStatus.PENDING, attempts=0, api_attempts=0, run_token=None,

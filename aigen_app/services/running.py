@@ -7,7 +7,9 @@
 2. Call the client outside any transaction (a call can take minutes).
 3. Record the outcome in one transaction, only while the run still holds its token: a
    run that outlived its deadline (and was re-queued by ``aigen_recover``) or whose
-   generation was cancelled records nothing, and its files are deleted.
+   generation was cancelled records nothing, and its files are deleted. A success
+   fills the model turn stored with the generation (never a new turn), so the reply
+   stays right after its prompt in the conversation.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ..client import (
 )
 from ..conf import aigen_settings
 from ..gateway import get_client
-from ..models import Generation, GenerationStatus, TurnRole
+from ..models import Generation, GenerationStatus
 from ..signals import generation_finished, generation_started
 from ..storage import FileBatch, inspect_image, read_file, written_files
 from . import turns
@@ -167,7 +169,9 @@ def _succeeded(generation: Generation, token: Any, response: GenerationResponse)
             info = inspect_image(response.image_data)
             parts = _model_parts(response, image_name, info.sha256, files)
             with transaction.atomic():
-                conversation = turns.lock_conversation(generation.conversation_id)
+                # Same lock order as creation (conversation, then generation): the
+                # model turn is filled and the conversation's updated_at moves.
+                turns.lock_conversation(generation.conversation_id)
                 usage = response.usage
                 _fenced_update(
                     generation, token, GenerationStatus.SUCCEEDED,
@@ -183,7 +187,7 @@ def _succeeded(generation: Generation, token: Any, response: GenerationResponse)
                     inference_time_ms=response.inference_time_ms,
                     api_attempts=response.attempts, error_code="", error_message="",
                 )
-                turns.append_turn(conversation, generation, TurnRole.MODEL, parts)
+                turns.fill_model_turn(generation, parts)
     except _Superseded:
         return _status_of(generation)
     return _after_finish(generation)

@@ -1,5 +1,13 @@
 """Conversation turns: recording them in order, and replaying them as history.
 
+Every generation owns two adjacent positions of its conversation: its user turn at an
+even position ``p`` and its model turn at ``p + 1``. Both are stored when the generation
+is created, the model turn without parts ("no reply yet"); when the generation succeeds
+its reply fills that turn (``fill_model_turn``), and a generation that fails, is blocked
+or is canceled keeps it empty. So reading a conversation by position gives, at every
+moment, user/model pairs of one generation each, gap-free, however many refinements
+run at once.
+
 Positions are allocated while the conversation row is locked (``SELECT ... FOR NO KEY
 UPDATE`` on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the database's
 write lock), so concurrent writers to one conversation take turns and positions stay
@@ -41,15 +49,34 @@ def lock_conversation(conversation_id: uuid.UUID | str) -> Conversation:
     return Conversation.objects.select_for_update(no_key=no_key).get(pk=conversation_id)
 
 
-def append_turn(
-    conversation: Conversation, generation: Generation, role: TurnRole,
-    parts: Sequence[PartRecord],
-) -> Turn:
-    """Store a turn at the next position. Call with ``conversation`` locked."""
+def add_turn_pair(
+    conversation: Conversation, generation: Generation, user_parts: Sequence[PartRecord],
+) -> tuple[Turn, Turn]:
+    """Store ``generation``'s user turn and its empty model turn at the next two
+    positions. Call with ``conversation`` locked."""
     last = Turn.objects.filter(conversation=conversation).aggregate(last=Max("position"))
     position = 0 if last["last"] is None else last["last"] + 1
-    turn = Turn.objects.create(conversation=conversation, generation=generation,
-                               position=position, role=role)
+    user = Turn.objects.create(conversation=conversation, generation=generation,
+                               position=position, role=TurnRole.USER)
+    model = Turn.objects.create(conversation=conversation, generation=generation,
+                                position=position + 1, role=TurnRole.MODEL)
+    _store_parts(user, user_parts)
+    _touch(conversation.pk)
+    return user, model
+
+
+def fill_model_turn(generation: Generation, parts: Sequence[PartRecord]) -> Turn:
+    """Store ``generation``'s reply in its model turn, which must still be empty (a
+    generation succeeds once; a retry refills the same, still empty, turn)."""
+    turn = Turn.objects.get(generation=generation, role=TurnRole.MODEL)
+    if turn.parts.exists():
+        raise ValueError(f"generation {generation.pk} already has a reply")
+    _store_parts(turn, parts)
+    _touch(turn.conversation_id)
+    return turn
+
+
+def _store_parts(turn: Turn, parts: Sequence[PartRecord]) -> None:
     StoredPart.objects.bulk_create(
         StoredPart(
             turn=turn, index=index, text=part.text or "", image=part.image_name,
@@ -59,8 +86,10 @@ def append_turn(
         )
         for index, part in enumerate(parts)
     )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    return turn
+
+
+def _touch(conversation_id: uuid.UUID) -> None:
+    Conversation.objects.filter(pk=conversation_id).update(updated_at=timezone.now())
 
 
 def lineage(generation: Generation) -> list[Generation]:
@@ -83,7 +112,8 @@ def lineage(generation: Generation) -> list[Generation]:
 
 def history_turns(ancestors: Sequence[Generation]) -> list[Turn]:
     """The stored turns ``ancestors`` (root first) contribute to a refinement's history:
-    each one's user turn then model turn. Every ancestor must have succeeded."""
+    each one's user turn then model turn. Every ancestor must have succeeded, so its
+    model turn holds the reply (a model turn without parts is never replayed)."""
     turns = {
         (turn.generation_id, turn.role): turn
         for turn in Turn.objects.filter(generation__in=ancestors).prefetch_related("parts")
@@ -96,6 +126,8 @@ def history_turns(ancestors: Sequence[Generation]) -> list[Turn]:
             turn = turns.get((ancestor.pk, role))
             if turn is None:
                 raise ValueError(f"generation {ancestor.pk} has no {role} turn")
+            if role == TurnRole.MODEL and not turn.parts.all():
+                raise ValueError(f"generation {ancestor.pk} has no reply in its model turn")
             ordered.append(turn)
     return ordered
 

@@ -15,9 +15,10 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from aigen_app import services
 from aigen_app.emulator import running_emulator
 from aigen_app.models import Conversation, Generation, GenerationStatus, Turn, TurnPart
-from tests.conftest import aigen_settings_for
+from tests.conftest import DUMMY, aigen_settings_for
 
 from .helpers import admin_url, image_sources, result_rows, thread_turns
 
@@ -91,8 +92,23 @@ def test_a_generation_without_an_answer_says_why(
     first = make_generation("A red lighthouse")
     make_generation("Something forbidden", refine=first, fault="block_prompt")
     turns = thread_turns(page(admin_client, first.conversation_id))
-    assert [role for _, role, _ in turns] == ["user", "model", "user"]
-    assert "No model turn: the generation is blocked (blocked: SAFETY)." in turns[-1][2]
+    assert [role for _, role, _ in turns] == ["user", "model", "user", "model"]
+    assert "No reply" not in turns[1][2]
+    # The blocked generation's model turn is there, empty, and says why.
+    assert "No reply: the generation is blocked (blocked: SAFETY)." in turns[3][2]
+    assert "thought signature" not in turns[3][2]
+
+
+def test_a_generation_still_running_says_so_where_its_reply_goes(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    first = make_generation("A red lighthouse")
+    with override_settings(TASKS={"default": DUMMY}):
+        waiting = services.refine(first, "Make the sky stormy")
+    turns = thread_turns(page(admin_client, first.conversation_id))
+    assert [(position, role) for position, role, _ in turns] == [
+        (0, "user"), (1, "model"), (2, "user"), (3, "model")]
+    assert str(waiting.pk) in turns[3][2]
+    assert "No reply yet: the generation is pending." in turns[3][2]
 
 
 def refine(client: Client, generation: Generation, **data: Any) -> Any:
@@ -177,7 +193,7 @@ def test_the_list_counts_turns_and_generations(
     make_generation("Something forbidden", refine=first, fault="block_prompt")
     html = admin_client.get(admin_url("conversation")).content.decode()
     row = result_rows(html)[str(first.conversation_id)]
-    assert '<td class="field-turn_count">5</td>' in row
+    assert '<td class="field-turn_count">6</td>' in row  # the blocked one's pair too
     assert '<td class="field-generation_count">3</td>' in row
 
 

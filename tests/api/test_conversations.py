@@ -1,5 +1,5 @@
-"""Conversations: turns in recorded order with text, image links and whether a thought
-signature is held — never the signature itself."""
+"""Conversations: turns by position (each generation's prompt, then its reply) with text,
+image links and whether a thought signature is held — never the signature itself."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import running_emulator
 from aigen_app.models import TurnPart
-from tests.api.conftest import streamed
+from tests.api.conftest import pending_generation, streamed
 from tests.conftest import aigen_settings_for
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -79,3 +79,16 @@ def test_a_turn_part_without_an_image_is_404(api: APIClient, alice: Any) -> None
         response = api.get(url)
         assert response.status_code == 404, url
         assert response.json()["code"] == "not_found"
+
+
+def test_a_generation_without_a_reply_has_its_model_turn_with_no_parts(
+        api: APIClient, alice: Any) -> None:
+    generation = pending_generation(alice)
+
+    turns = api.get(f"/api/conversations/{generation.conversation_id}/").json()["turns"]
+
+    assert [(t["position"], t["role"], t["generation"]) for t in turns] == [
+        (0, "user", str(generation.pk)), (1, "model", str(generation.pk))]
+    assert turns[1]["parts"] == []
+    assert api.get(f"/api/conversations/{generation.conversation_id}/turns/1/parts/0/image/"
+                   ).status_code == 404

@@ -11,7 +11,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from aigen_app.emulator import EmulatorServer
-from aigen_app.models import Generation, GenerationStatus, Turn
+from aigen_app.models import Generation, GenerationStatus, Turn, TurnPart
 from tests.api.conftest import finished_generation, make_asset, pending_generation, streamed
 from tests.conftest import aigen_settings_for, png_bytes
 
@@ -180,8 +180,9 @@ class TestQueued:
     def test_refine_while_queued_answers_202(self, api: APIClient, alice: Any) -> None:
         parent = finished_generation(alice, status=GenerationStatus.SUCCEEDED,
                                      error_code="", error_message="")
-        Turn.objects.create(conversation=parent.conversation, generation=parent,
-                            position=1, role="model")
+        # Marked succeeded without a run: give its (stored, empty) model turn a reply.
+        TurnPart.objects.create(turn=Turn.objects.get(generation=parent, role="model"),
+                                index=0, kind="text", text="Here it is")
 
         response = api.post(f"{URL}{parent.pk}/refine/", {"prompt": "more"}, format="json",
                             HTTP_IDEMPOTENCY_KEY="r1")

@@ -11,7 +11,7 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn
 from aigen_app.services import QuotaExceeded
-from tests.conftest import run_in_threads
+from tests.conftest import paired_turns, run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,13 +30,17 @@ def test_ten_concurrent_refinements_serialize_their_turns(
     refinements = Generation.objects.filter(parent=root)
     assert refinements.count() == 10
     assert set(refinements.values_list("status", flat=True)) == {GenerationStatus.SUCCEEDED}
-    turns = list(Turn.objects.filter(conversation_id=root.conversation_id).order_by("position"))
-    assert len(turns) == 22  # the root's two turns and twenty new ones
-    assert [t.position for t in turns] == list(range(22))
-    for generation in refinements:
-        own = [t for t in turns if t.generation_id == generation.pk]
-        assert [t.role for t in own] == ["user", "model"]
-        assert own[0].position < own[1].position
+    # Positions 0..21 without a gap, user and model turns alternating, each pair one
+    # generation's prompt and its reply: however the ten runs finished, no interleaving.
+    pairs = paired_turns(root.conversation_id)
+    assert Turn.objects.filter(conversation_id=root.conversation_id).count() == 22
+    assert len(pairs) == 11  # the root's pair and ten new ones: twenty new turns
+    assert pairs[0][0] == root.pk
+    assert {g for g, _ in pairs[1:]} == set(refinements.values_list("pk", flat=True))
+    assert all({p.kind for p in parts} == {"text", "image"} for _, parts in pairs)
+    # Pairs are in the order the refinements were created (positions taken under lock).
+    by_creation = list(refinements.order_by("created_at").values_list("pk", flat=True))
+    assert [g for g, _ in pairs[1:]] == by_creation
     # Each refinement was sent the root's two turns, never a sibling's.
     refine_requests = [e for e in aigen_emulator.requests() if e.prompt.startswith("Variant")]
     assert len(refine_requests) == 10
@@ -71,4 +75,7 @@ def test_two_runs_of_one_generation_call_the_api_once(
     assert generation.attempts == 1
     assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
     assert len(aigen_emulator.requests()) == 1
+    # One pair of turns, the reply stored once.
+    [(owner_id, parts)] = paired_turns(generation.conversation_id)
+    assert (owner_id, [p.kind for p in parts]) == (generation.pk, ["text", "image"])
 

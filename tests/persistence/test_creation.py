@@ -15,12 +15,12 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Conversation, Generation, MediaAsset, Turn
 from aigen_app.services import InvalidGenerationState, QuotaExceeded
-from tests.conftest import png_bytes, stored_files
+from tests.conftest import paired_turns, png_bytes, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_create_stores_pending_row_and_user_turn_then_queues(
+def test_create_stores_pending_row_and_its_pair_of_turns_then_queues(
     make_user: Any, queued_tasks: Any
 ) -> None:
     owner = make_user()
@@ -35,8 +35,12 @@ def test_create_stores_pending_row_and_user_turn_then_queues(
     assert generation.reference_mime_type == "image/png"
     assert generation.conversation.owner == owner
     assert generation.conversation.title == "A lighthouse on a cliff at dawn, wide shot"
-    [turn] = Turn.objects.filter(generation=generation)
+    turn, reply = Turn.objects.filter(generation=generation).order_by("position")
     assert (turn.role, turn.position) == ("user", 0)
+    # The model turn is there already, right after the prompt, empty until a reply.
+    assert (reply.role, reply.position) == ("model", 1)
+    assert not reply.parts.exists()
+    assert paired_turns(generation.conversation_id) == [(generation.pk, [])]
     parts = list(turn.parts.all())
     assert [p.kind for p in parts] == ["image", "text"]
     assert parts[0].image.name == generation.reference_image.name
@@ -120,6 +124,8 @@ def test_same_owner_and_key_returns_the_same_generation(
     assert services.refine(first, "Orange", idempotency_key="k-2").pk == child.pk
     assert len(aigen_emulator.requests()) == 3
     assert Generation.objects.count() == 3
+    # A repeated create or refine adds no turn: one pair per generation.
+    assert [g for g, _ in paired_turns(first.conversation_id)] == [first.pk, child.pk]
 
 
 @pytest.mark.parametrize(("repeat", "differs"), [

@@ -15,9 +15,9 @@ from django.test import override_settings
 
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
-from aigen_app.models import Conversation, Generation, GenerationStatus, Turn
+from aigen_app.models import Conversation, Generation, GenerationStatus
 from aigen_app.services import creation, turns
-from tests.conftest import aigen_settings_for, png_bytes, stored_files
+from tests.conftest import aigen_settings_for, png_bytes, reply_parts, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def test_result_files_are_deleted_when_the_transaction_rolls_back(
         raise RuntimeError("database went away")
 
     # The image is written, then the transaction recording it fails half-way.
-    monkeypatch.setattr(turns, "append_turn", crash)
+    monkeypatch.setattr(turns, "fill_model_turn", crash)
     with pytest.raises(RuntimeError, match="database went away"):
         services.run_generation(str(generation.pk))
 
@@ -51,7 +51,7 @@ def test_result_files_are_deleted_when_the_transaction_rolls_back(
     assert generation.error_code == "result_not_saved"
     assert "database went away" in generation.error_message
     assert generation.image.name == ""
-    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert reply_parts(generation) == []
     assert len(aigen_emulator.requests()) == 1
 
 
@@ -68,7 +68,7 @@ def test_a_failed_result_write_leaves_no_row_pointing_at_it(
     assert generation.status == GenerationStatus.FAILED
     assert generation.error_code == "result_not_saved"
     assert generation.image.name == ""
-    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert reply_parts(generation) == []
     assert stored_files(media_storage) == []
 
 
@@ -90,7 +90,7 @@ def test_a_rolled_back_create_deletes_the_reference_file(
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("crash after the file was written")
 
-    monkeypatch.setattr(turns, "append_turn", crash)
+    monkeypatch.setattr(turns, "add_turn_pair", crash)
     with pytest.raises(RuntimeError):
         services.create_generation("Edit this", owner=make_user(),
                                    reference_image=png_bytes())

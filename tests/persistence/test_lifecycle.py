@@ -22,7 +22,7 @@ from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn
 from aigen_app.services import InvalidGenerationState, running
 from aigen_app.signals import generation_finished, generation_started
-from tests.conftest import png_bytes, stored_files
+from tests.conftest import paired_turns, png_bytes, reply_parts, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,7 +82,7 @@ def test_cancel_while_running_discards_the_result(
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.CANCELED
     assert generation.image.name == ""
-    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert reply_parts(generation) == []
     assert stored_files(media_storage) == []
     assert len(aigen_emulator.requests()) == 1
 
@@ -102,12 +102,20 @@ def test_retry_runs_a_failed_generation_again(
     generation = pending(make_user())
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.FAILED
+    assert paired_turns(generation.conversation_id) == [(generation.pk, [])]
+    model_turn = Turn.objects.get(generation=generation, role="model")
 
     retried = services.retry_generation(generation)
 
     assert retried.status == GenerationStatus.SUCCEEDED
     assert (retried.error_code, retried.error_message, retried.attempts) == ("", "", 1)
-    assert Turn.objects.filter(generation=generation).count() == 2
+    # The same row ran again and filled the model turn it already had: no new turn.
+    [(owner_id, parts)] = paired_turns(generation.conversation_id)
+    assert owner_id == generation.pk
+    assert [p.kind for p in parts] == ["text", "image"]
+    assert Turn.objects.get(generation=generation, role="model").pk == model_turn.pk
+    assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
+    assert len(reply_parts(generation)) == 2
     with pytest.raises(InvalidGenerationState, match="succeeded"):
         services.retry_generation(retried)
 
@@ -135,6 +143,17 @@ def test_recover_requeues_while_attempts_remain(make_user: Any, queued_tasks: An
     assert (generation.status, generation.error_code) == ("pending", "worker_lost")
     assert services.recover_generations().requeued == []
     assert len(queued_tasks.results) == 1
+
+
+def test_a_recovered_run_fills_the_model_turn_it_already_has(
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any
+) -> None:
+    generation = stuck(pending(make_user()), attempts=1)
+    services.recover_generations()
+
+    assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
+    [(owner_id, parts)] = paired_turns(generation.conversation_id)
+    assert (owner_id, [p.kind for p in parts]) == (generation.pk, ["text", "image"])
 
 
 def test_recover_fails_with_a_reason_when_attempts_are_used_up(
@@ -185,7 +204,7 @@ def test_a_run_that_outlived_its_deadline_records_nothing(
     assert status == GenerationStatus.PENDING
     generation.refresh_from_db()
     assert generation.image.name == ""
-    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert reply_parts(generation) == []
     assert stored_files(media_storage) == []
 
 

@@ -14,9 +14,9 @@ from django_tasks_db.models import DBTaskResult
 
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
-from aigen_app.models import Generation, GenerationStatus, Turn
+from aigen_app.models import Generation, GenerationStatus
 from aigen_app.signals import generation_finished, generation_started
-from tests.conftest import aigen_settings_for
+from tests.conftest import aigen_settings_for, reply_parts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +73,7 @@ def test_blocked_generation_keeps_the_reason(
     assert generation.status == GenerationStatus.BLOCKED
     assert generation.block_reason and generation.error_code == "content_policy"
     assert generation.image.name == ""
-    assert not Turn.objects.filter(generation=generation, role="model").exists()
+    assert reply_parts(generation) == []
     assert signals[-1] == ("finished", "blocked")
 
 
