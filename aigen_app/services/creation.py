@@ -21,6 +21,7 @@ from ..models import (
     GenerationAsset,
     GenerationStatus,
     MediaAsset,
+    TurnRole,
 )
 from ..models import TurnPart as StoredPart
 from ..storage import FileBatch, ImageInfo, written_files
