@@ -117,8 +117,11 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
 
     def get_queryset(self) -> QuerySet[Generation]:
         links = GenerationAsset.objects.only("generation_id", "asset_id", "position")
+        # Into a plain list (to_attr): prefetching into the related manager clones its
+        # queryset once per row, which cost more than the page query itself.
         return self.owned(Generation.objects.all()).prefetch_related(
-            Prefetch("asset_links", queryset=links.order_by("position")))
+            Prefetch("asset_links", queryset=links.order_by("position"),
+                     to_attr=s.PREFETCHED_ASSET_LINKS))
 
     @extend_schema(
         summary="Start a generation",
