@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     # REST API page size, and the most a client may ask for with ?page_size=.
     "API_PAGE_SIZE": 20,
     "API_MAX_PAGE_SIZE": 100,
+    # REST API listings count matching rows up to this many; past it ``count`` is null
+    # (``next`` still tells whether more follow), so a page costs the same whatever the
+    # rows behind it. None counts every row (a full index scan per page).
+    "API_COUNT_LIMIT": 10_000,
     # REST API image delivery: "stream" sends the file through Django, "redirect" answers
     # 302 to the storage's own (short-lived, signed on S3) URL, "auto" streams files of a
     # local storage (one with ``path()``) and redirects otherwise.

@@ -41,7 +41,10 @@ class CreatedRange(django_filters.FilterSet):  # type: ignore[misc]
 
 
 class GenerationFilter(CreatedRange):
-    status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices)
+    # A column of the row itself: no join, so no duplicates for DISTINCT to remove (it
+    # would also make the capped page count select every column).
+    status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices,
+                                                 distinct=False)
     model = django_filters.CharFilter()
     conversation = django_filters.UUIDFilter(field_name="conversation_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
@@ -59,7 +62,8 @@ class ConversationFilter(CreatedRange):
 
 
 class MediaAssetFilter(CreatedRange):
-    asset_type = django_filters.MultipleChoiceFilter(choices=AssetType.choices)
+    asset_type = django_filters.MultipleChoiceFilter(choices=AssetType.choices,
+                                                     distinct=False)
 
     class Meta:
         model = MediaAsset

@@ -21,6 +21,8 @@ from ..services.inputs import SEED_RANGE
 from . import uploads
 
 MAX_PROMPT = 32_000
+# Where the viewsets' queryset puts a generation's asset links, in order.
+PREFETCHED_ASSET_LINKS = "prefetched_asset_links"
 # Which input a service's refusal is about, by its ValidationError code.
 SERVICE_FIELDS = {
     "prompt_empty": "prompt",
@@ -104,7 +106,10 @@ class GenerationSerializer(serializers.ModelSerializer[Generation]):
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_media_assets(self, generation: Generation) -> list[str]:
-        return [str(link.asset_id) for link in generation.asset_links.all()]
+        links = getattr(generation, PREFETCHED_ASSET_LINKS, None)
+        if links is None:  # not fetched through the viewsets' queryset
+            links = generation.asset_links.order_by("position")
+        return [str(link.asset_id) for link in links]
 
     @extend_schema_field(StoredImageSerializer(allow_null=True))
     def get_image(self, generation: Generation) -> dict[str, Any] | None:

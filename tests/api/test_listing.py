@@ -51,6 +51,34 @@ def test_pagination_and_page_size_cap(api: APIClient, alice: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_count_stops_at_the_limit_and_next_stays_exact(api: APIClient, alice: Any) -> None:
+    for index in range(5):
+        pending_generation(alice, f"prompt {index}")
+
+    with override_settings(AIGEN={"API_COUNT_LIMIT": 3}):
+        first = api.get(URL, {"page_size": 2}).json()
+        third = api.get(URL, {"page_size": "2", "page": "3"}).json()
+        past = api.get(URL, {"page_size": "2", "page": "4"})
+        far = api.get(URL, {"page_size": "2", "page": str(10**20)})
+        last = api.get(URL, {"page_size": "2", "page": "last"}).json()
+        within = api.get(URL, {"page_size": "2", "status": "pending",
+                               "search": "prompt 1"}).json()
+
+    assert first["count"] is None and first["previous"] is None
+    assert [g["prompt"] for g in first["results"]] == ["prompt 4", "prompt 3"]
+    assert first["next"] == "http://testserver/api/generations/?page=2&page_size=2"
+    assert third["count"] is None and third["next"] is None
+    assert [g["prompt"] for g in third["results"]] == ["prompt 0"]
+    assert third["previous"] == "http://testserver/api/generations/?page=2&page_size=2"
+    assert past.status_code == 404 and past.json()["code"] == "not_found"
+    assert far.status_code == 404
+    assert last["count"] == 5 and [g["prompt"] for g in last["results"]] == ["prompt 0"]
+    assert within["count"] == 1 and within["next"] is None  # at most the limit: exact
+    with override_settings(AIGEN={"API_COUNT_LIMIT": None}):
+        assert api.get(URL, {"page_size": 2}).json()["count"] == 5
+
+
+@pytest.mark.django_db
 def test_filters_search_and_ordering(api: APIClient, alice: Any) -> None:
     old = pending_generation(alice, "An old lighthouse")
     Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3),
@@ -98,6 +126,69 @@ def test_generation_pages_cost_the_same_queries_whatever_their_size(
     large = queries(lambda: api.get(URL, {"page_size": 10}))
 
     assert small == large <= 5  # auth, count, page, asset links (+ savepoints none)
+
+
+@pytest.mark.django_db
+def test_generation_pages_cost_the_same_queries_past_the_count_limit(
+    api: APIClient, alice: Any
+) -> None:
+    def listing() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get(URL, {"page_size": 2})
+        assert response.status_code == 200
+        return [query["sql"] for query in captured.captured_queries]
+
+    counted = []
+    with override_settings(AIGEN={"API_COUNT_LIMIT": 3}):
+        for rows in (3, 4, 12):  # at the limit, just past it, far past it
+            while Generation.objects.count() < rows:
+                pending_generation(alice)
+            counted.append(listing())
+
+    assert len({len(sql) for sql in counted}) == 1
+    # The count reads at most limit + 1 rows, whatever the rows behind it.
+    for sql in counted:
+        count = next(q for q in sql if q.startswith("SELECT COUNT(*)"))
+        assert "LIMIT 4" in count, count
+
+
+@pytest.mark.django_db
+def test_status_and_type_filters_need_no_distinct(api: APIClient, alice: Any) -> None:
+    # DISTINCT over every column made a filtered count read all the owner's rows.
+    pending_generation(alice)
+    make_asset(alice)
+    for url, params in ((URL, {"status": ["pending", "failed"]}),
+                        ("/api/assets/", {"asset_type": ["other", "logo"]})):
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get(url, params)
+        assert response.status_code == 200 and len(response.json()["results"]) == 1
+        assert not [q for q in captured.captured_queries if "DISTINCT" in q["sql"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
+def test_generation_page_reads_the_owner_index_in_order(api: APIClient, alice: Any,
+                                                         make_user: Callable[..., Any]) -> None:
+    """The page query walks (owner, created_at) to its 50 rows, with no sort of all the
+    owner's rows; the count reads that index alone. Drop the index and this fails."""
+    for owner in (alice, make_user("bob")):
+        for _ in range(3):
+            pending_generation(owner)
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get(URL, {"page_size": 2}).status_code == 200
+    queries = [q["sql"] for q in captured.captured_queries
+               if '"aigen_app_generation"' in q["sql"].split(" WHERE ")[0]]
+    count = next(q for q in queries if q.startswith("SELECT COUNT(*)"))
+    page = next(q for q in queries if not q.startswith("SELECT COUNT(*)"))
+
+    def plan(sql: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            return " / ".join(str(row[-1]) for row in cursor.fetchall())
+
+    assert "USING INDEX aigen_gen_owner_created (owner_id=?)" in plan(page), plan(page)
+    assert "TEMP B-TREE" not in plan(page), plan(page)
+    assert "USING COVERING INDEX" in plan(count), plan(count)
 
 
 @pytest.mark.django_db

@@ -65,6 +65,14 @@ def test_started_and_error_responses_are_documented(openapi: dict[str, Any]) -> 
     assert set(error["required"]) == {"code", "message"}
 
 
+def test_listings_say_the_count_may_be_null(openapi: dict[str, Any]) -> None:
+    for name in ("PaginatedGenerationList", "PaginatedConversationList",
+                 "PaginatedMediaAssetList"):
+        count = openapi["components"]["schemas"][name]["properties"]["count"]
+        assert count["type"] == "integer" and count["nullable"] is True
+        assert "next" in count["description"]
+
+
 def test_schema_is_also_served_as_yaml() -> None:
     response = APIClient().get("/api/schema/")
     assert response.status_code == 200
