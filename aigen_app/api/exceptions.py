@@ -22,7 +22,13 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..services import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded, ServiceError
+from ..services import (
+    AssetInUse,
+    IdempotencyKeyReused,
+    InvalidGenerationState,
+    QuotaExceeded,
+    ServiceError,
+)
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -31,6 +37,11 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource's state does not allow this operation."
     default_code = "invalid_state"
+
+
+class AssetBusy(Conflict):
+    default_detail = "A generation that has not finished uses this asset."
+    default_code = "asset_in_use"
 
 
 class KeyReused(exceptions.APIException):
@@ -103,6 +114,8 @@ def translate(exc: Exception) -> Exception:
         return QuotaReached(exc.message, wait)
     if isinstance(exc, InvalidGenerationState):
         return Conflict(exc.message)
+    if isinstance(exc, AssetInUse):
+        return AssetBusy(exc.message)
     if isinstance(exc, IdempotencyKeyReused):
         return KeyReused(exc.message)
     if isinstance(exc, ServiceError):

@@ -15,8 +15,8 @@ class ErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text=(
         "Stable, machine-readable: validation_error, parse_error, not_authenticated, "
         "authentication_failed, permission_denied, not_found, method_not_allowed, "
-        "not_acceptable, unsupported_media_type, invalid_state, rate_limited, "
-        "quota_exceeded."))
+        "not_acceptable, unsupported_media_type, invalid_state, asset_in_use, "
+        "idempotency_key_reused, rate_limited, quota_exceeded."))
     message = serializers.CharField(help_text="For people; may change between releases.")
     # The metaclass moves declared fields off the class, so this does not shadow
     # Serializer.fields at run time.
@@ -49,6 +49,9 @@ WRITE = (400, 401, 403, 406, 415, 429)
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, ERROR_DESCRIPTIONS[code]) for code in codes}
 
+
+ASSET_IN_USE = OpenApiResponse(
+    ErrorSerializer, "A pending or running generation uses the asset (code asset_in_use).")
 
 LOCATION = OpenApiParameter(
     "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201, 202],

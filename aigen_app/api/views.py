@@ -261,7 +261,8 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
                                       **schema.errors(404, *schema.READ)}),
     destroy=extend_schema(summary="Delete a media asset (its file goes too unless a "
                                   "conversation still holds it)",
-                          responses={204: None, **schema.errors(404, *schema.READ)}),
+                          responses={204: None, **schema.errors(404, *schema.READ),
+                                     409: schema.ASSET_IN_USE}),
 )
 class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, OwnedViewSet):

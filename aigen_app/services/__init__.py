@@ -8,8 +8,9 @@ admin, commands and tasks call these and stay thin.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
 - ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
 - ``add_media_asset``: store an uploaded asset, deduplicated per owner.
-- ``delete_media_asset``: delete an asset; its file goes after the commit unless a
-  conversation still holds it.
+- ``delete_media_asset``: delete an asset (refused while a pending or running
+  generation uses it); its file goes after the commit unless a conversation still
+  holds it.
 - ``history_for``: the conversation history a generation is sent with.
 - Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
 """
@@ -17,12 +18,19 @@ admin, commands and tasks call these and stay thin.
 from .assets import add_media_asset, delete_media_asset
 from .cleanup import sweep_orphan_files
 from .creation import create_generation, refine
-from .errors import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded, ServiceError
+from .errors import (
+    AssetInUse,
+    IdempotencyKeyReused,
+    InvalidGenerationState,
+    QuotaExceeded,
+    ServiceError,
+)
 from .lifecycle import Recovery, cancel_generation, recover_generations, retry_generation
 from .running import build_request, run_generation
 from .turns import history_for
 
 __all__ = [
+    "AssetInUse",
     "IdempotencyKeyReused",
     "InvalidGenerationState",
     "QuotaExceeded",

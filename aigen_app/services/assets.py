@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from ..models import AssetType, Generation, MediaAsset, TurnPart
+from ..models import AssetType, Generation, GenerationAsset, GenerationStatus, MediaAsset, TurnPart
 from ..storage import get_storage, written_files
 from . import inputs
+from .errors import AssetInUse
 
 logger = logging.getLogger("aigen.services")
 
@@ -66,9 +67,21 @@ def delete_media_asset(asset: MediaAsset) -> None:
     refined: while any row still names the file, the file stays. If the transaction
     rolls back, row and file both stay. The caller checks that the user may delete the
     asset; deleting one that is already gone is harmless.
+
+    Raises ``AssetInUse`` while a pending or running generation uses the asset: it
+    would be sent without it (a finished generation keeps what it was sent in its
+    turn; retrying one whose asset is gone is refused by ``retry_generation``).
     """
     name = asset.image.name or ""
     with transaction.atomic():
+        waiting = list(
+            GenerationAsset.objects.filter(
+                asset_id=asset.pk,
+                generation__status__in=[GenerationStatus.PENDING, GenerationStatus.RUNNING],
+            ).order_by("generation__created_at").values_list("generation_id", flat=True)
+        )
+        if waiting:
+            raise AssetInUse(waiting)
         asset.delete()
         if name:
             transaction.on_commit(lambda: _delete_unreferenced(name))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 
@@ -52,3 +53,19 @@ class IdempotencyKeyReused(ServiceError):
         )
         self.existing_id = existing_id
         self.differs = differs
+
+
+class AssetInUse(ServiceError):
+    """The media asset is part of a generation that has not run yet (pending or
+    running): deleting it would send that generation without it."""
+
+    code = "asset_in_use"
+
+    def __init__(self, generation_ids: Sequence[object]) -> None:
+        shown = ", ".join(str(pk) for pk in generation_ids[:3])
+        more = f" and {len(generation_ids) - 3} more" if len(generation_ids) > 3 else ""
+        super().__init__(
+            f"The asset is used by generations that have not finished ({shown}{more}); "
+            "cancel them or wait for them to finish, then delete it."
+        )
+        self.generation_ids = list(generation_ids)

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import aigen_settings
-from ..models import Generation, GenerationStatus
+from ..models import Generation, GenerationAsset, GenerationStatus, PartKind, TurnPart, TurnRole
 from ..signals import generation_finished
 from .errors import InvalidGenerationState
 from .queueing import enqueue_on_commit
@@ -39,9 +39,24 @@ def retry_generation(generation: Generation) -> Generation:
                 f"Only a failed, blocked or canceled generation can be retried; "
                 f"this one is {generation.status}."
             )
+        _check_assets_kept(generation)
         enqueue_on_commit(generation.pk)
     generation.refresh_from_db()
     return generation
+
+
+def _check_assets_kept(generation: Generation) -> None:
+    """Refuse (rolling the retry back) when a media asset the generation was sent with
+    has since been deleted: running it again would send a different request than the
+    one its user turn records."""
+    sent = TurnPart.objects.filter(
+        turn__generation_id=generation.pk, turn__role=TurnRole.USER, kind=PartKind.IMAGE,
+    ).exclude(image=generation.reference_image.name or "").count()
+    if sent > GenerationAsset.objects.filter(generation_id=generation.pk).count():
+        raise InvalidGenerationState(
+            "A media asset this generation was sent with has been deleted, so it cannot "
+            "run again as it was; start a new generation instead."
+        )
 
 
 def cancel_generation(generation: Generation) -> Generation:

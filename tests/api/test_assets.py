@@ -156,7 +156,14 @@ def test_delete_keeps_the_file_a_conversation_still_replays(
 ) -> None:
     data = upload(api, png_bytes()).json()
     asset = MediaAsset.objects.get(pk=data["id"])
-    services.create_generation("x", owner=alice, media_assets=[asset])
+    generation = services.create_generation("x", owner=alice, media_assets=[asset])
+
+    # While the generation waits to run, the asset it will send cannot go.
+    refused = api.delete(data["url"])
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "asset_in_use"
+    assert str(generation.pk) in refused.json()["message"]
+    services.cancel_generation(generation)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert api.delete(data["url"]).status_code == 204

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from aigen_app import services
-from aigen_app.models import Generation, GenerationAsset, MediaAsset, TurnPart
+from aigen_app.models import Generation, GenerationAsset, GenerationStatus, MediaAsset, TurnPart
 from tests.conftest import png_bytes, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,6 +70,7 @@ def test_a_conversation_that_replays_the_asset_keeps_its_file(
     asset = services.add_media_asset(png_bytes(), owner=owner)
     generation = services.create_generation("Put the logo on a mug", owner=owner,
                                             media_assets=[asset])
+    services.cancel_generation(generation)
 
     services.delete_media_asset(asset)
 
@@ -132,3 +133,29 @@ def test_a_failed_file_delete_after_the_commit_is_logged_not_raised(
     assert not MediaAsset.objects.exists()
     assert stored_files(media_storage) == [name]
     assert name in caplog.text
+
+
+def test_an_asset_a_waiting_generation_uses_cannot_be_deleted(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    owner = make_user()
+    asset = services.add_media_asset(png_bytes(), owner=owner)
+    generation = services.create_generation("Put the logo on a mug", owner=owner,
+                                            media_assets=[asset])
+
+    # Deleting it now would send the queued generation without its logo.
+    with pytest.raises(services.AssetInUse, match=str(generation.pk)) as refused:
+        services.delete_media_asset(asset)
+    assert refused.value.generation_ids == [generation.pk]
+    assert GenerationAsset.objects.filter(generation=generation, asset=asset).exists()
+    assert stored_files(media_storage) == [asset.image.name]
+
+    # Once it has finished (here: cancelled), the asset can go; the cancelled generation
+    # can then not be retried as it was.
+    services.cancel_generation(generation)
+    services.delete_media_asset(asset)
+    with pytest.raises(services.InvalidGenerationState, match=r"asset .* deleted"):
+        services.retry_generation(generation)
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.CANCELED
+    assert len(queued_tasks.results) == 1  # the first enqueue only
