@@ -67,6 +67,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The listing's order, the primary key breaking ties: a page walks it to its
+            # rows with no sort of all the owner's conversations.
+            models.Index(fields=["owner", "created_at", "id"], name="aigen_conv_owner_created"),
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.id)
@@ -211,7 +216,8 @@ class Generation(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "deadline_at"], name="aigen_gen_status_deadline"),
-            models.Index(fields=["owner", "created_at"], name="aigen_gen_owner_created"),
+            # The listing's order, the primary key breaking ties (see Conversation).
+            models.Index(fields=["owner", "created_at", "id"], name="aigen_gen_owner_created"),
         ]
 
     def __str__(self) -> str:
@@ -318,3 +324,4 @@ class TurnPart(models.Model):
     @property
     def is_image(self) -> bool:
         return self.kind == PartKind.IMAGE
+

@@ -21,7 +21,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -48,8 +47,8 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
     permission_classes = [IsAuthenticated, IsOwner]
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, OrderingFilter]
-    ordering = ["-created_at"]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    ordering = ["-created_at"]  # then the primary key (filters.OrderingFilter)
     # What the capped page count selects: the owner column, held by the owner indexes,
     # so the count reads no table rows (see pagination.CappedCountPaginator).
     count_by = "owner_id"
