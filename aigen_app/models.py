@@ -23,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Mod, TruncDate
+from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Mod, TruncDate
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
@@ -325,3 +325,12 @@ class TurnPart(models.Model):
     def is_image(self) -> bool:
         return self.kind == PartKind.IMAGE
 
+
+def count_per_conversation(model: type[Generation] | type[Turn]) -> Coalesce:
+    """The outer conversation's ``model`` rows, counted by a correlated subquery: an
+    annotation evaluated for each row the query returns, where ``Count()`` over the join
+    would group every matching conversation first (and, over two joins, multiply one
+    relation's rows by the other's)."""
+    rows = (model._default_manager.filter(conversation=OuterRef("pk")).order_by()
+            .values("conversation").annotate(total=Count("*")).values("total"))
+    return Coalesce(Subquery(rows), Value(0))
