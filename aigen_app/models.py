@@ -23,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Mod, TruncDate
+from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Mod, TruncDate
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
@@ -67,6 +67,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The listing's order, the primary key breaking ties: a page walks it to its
+            # rows with no sort of all the owner's conversations.
+            models.Index(fields=["owner", "created_at", "id"], name="aigen_conv_owner_created"),
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.id)
@@ -211,7 +216,8 @@ class Generation(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "deadline_at"], name="aigen_gen_status_deadline"),
-            models.Index(fields=["owner", "created_at"], name="aigen_gen_owner_created"),
+            # The listing's order, the primary key breaking ties (see Conversation).
+            models.Index(fields=["owner", "created_at", "id"], name="aigen_gen_owner_created"),
         ]
 
     def __str__(self) -> str:
@@ -318,3 +324,13 @@ class TurnPart(models.Model):
     @property
     def is_image(self) -> bool:
         return self.kind == PartKind.IMAGE
+
+
+def count_per_conversation(model: type[Generation] | type[Turn]) -> Coalesce:
+    """The outer conversation's ``model`` rows, counted by a correlated subquery: an
+    annotation evaluated for each row the query returns, where ``Count()`` over the join
+    would group every matching conversation first (and, over two joins, multiply one
+    relation's rows by the other's)."""
+    rows = (model._default_manager.filter(conversation=OuterRef("pk")).order_by()
+            .values("conversation").annotate(total=Count("*")).values("total"))
+    return Coalesce(Subquery(rows), Value(0))

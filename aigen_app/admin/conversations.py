@@ -16,23 +16,26 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     BooleanField,
-    Count,
     ExpressionWrapper,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from ..models import Conversation, Generation, GenerationStatus, Turn, TurnPart, TurnRole
+from ..models import (
+    Conversation,
+    Generation,
+    GenerationStatus,
+    Turn,
+    TurnPart,
+    TurnRole,
+    count_per_conversation,
+)
 from . import display
 from .base import ReadOnlyAdmin
 from .forms import RefineForm
@@ -53,7 +56,8 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
         # Subqueries, not Count() over two joins: those would multiply a long
         # conversation's turns by its generations before grouping.
         return super().get_queryset(request).annotate(
-            turn_total=_count(Turn), generation_total=_count(Generation),
+            turn_total=count_per_conversation(Turn),
+            generation_total=count_per_conversation(Generation),
         )
 
     @admin.display(description="Turns", ordering="turn_total")
@@ -169,10 +173,3 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
             "waiting": generation.status in (GenerationStatus.PENDING,
                                              GenerationStatus.RUNNING),
         }
-
-
-def _count(model: type[Turn] | type[Generation]) -> Coalesce:
-    """The number of ``model`` rows of the outer conversation, as a subquery."""
-    rows = (model._default_manager.filter(conversation=OuterRef("pk")).order_by()
-            .values("conversation").annotate(total=Count("pk")).values("total"))
-    return Coalesce(Subquery(rows), Value(0))

@@ -78,3 +78,16 @@ class SearchFilter(filters.SearchFilter):
         """The terms DRF finds, each without NUL characters; empty ones dropped."""
         terms = (str(term).replace("\x00", "") for term in super().get_search_terms(request))
         return [term for term in terms if term]
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's ordering with the primary key appended in the direction of the last term,
+    so rows with equal values (created in the same instant) keep one order from page
+    to page. The listings' ``(owner, created_at, id)`` indexes hold that order either
+    way, so ``created_at`` still needs no sort."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> list[str]:
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        if not ordering or {term.lstrip("-") for term in ordering} & {"pk", "id"}:
+            return ordering
+        return [*ordering, "-pk" if ordering[-1].startswith("-") else "pk"]

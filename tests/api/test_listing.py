@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
-from aigen_app.models import Generation, GenerationStatus
+from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn, TurnPart
 from tests.api.conftest import finished_generation, make_asset, pending_generation
 from tests.conftest import DUMMY
 
@@ -165,30 +165,41 @@ def test_status_and_type_filters_need_no_distinct(api: APIClient, alice: Any) ->
         assert not [q for q in captured.captured_queries if "DISTINCT" in q["sql"]]
 
 
+def plan(sql: str) -> str:
+    """SQLite's EXPLAIN QUERY PLAN of ``sql``, its steps joined by " / "."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        return " / ".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def listing_sql(api: APIClient, url: str, table: str, **params: Any) -> tuple[str, str]:
+    """The count and the page query ``GET url`` runs on ``table`` (SQLite's captured SQL
+    has its parameters inlined, so it can be explained as is)."""
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get(url, params).status_code == 200
+    queries = [q["sql"] for q in captured.captured_queries
+               if f'"{table}"' in q["sql"].split(" WHERE ")[0]]
+    count = next(q for q in queries if q.startswith("SELECT COUNT(*)"))
+    page = next(q for q in queries if not q.startswith("SELECT COUNT(*)"))
+    return count, page
+
+
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
 def test_generation_page_reads_the_owner_index_in_order(api: APIClient, alice: Any,
                                                          make_user: Callable[..., Any]) -> None:
-    """The page query walks (owner, created_at) to its 50 rows, with no sort of all the
-    owner's rows; the count reads that index alone. Drop the index and this fails."""
+    """The page query walks (owner, created_at, id) to its 50 rows, with no sort of all
+    the owner's rows; the count reads that index alone. Drop the index and this fails."""
     for owner in (alice, make_user("bob")):
         for _ in range(3):
             pending_generation(owner)
-    with CaptureQueriesContext(connection) as captured:
-        assert api.get(URL, {"page_size": 2}).status_code == 200
-    queries = [q["sql"] for q in captured.captured_queries
-               if '"aigen_app_generation"' in q["sql"].split(" WHERE ")[0]]
-    count = next(q for q in queries if q.startswith("SELECT COUNT(*)"))
-    page = next(q for q in queries if not q.startswith("SELECT COUNT(*)"))
+    for ordering in ("-created_at", "created_at"):
+        count, page = listing_sql(api, URL, "aigen_app_generation", page_size=2,
+                                  ordering=ordering)
 
-    def plan(sql: str) -> str:
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-            return " / ".join(str(row[-1]) for row in cursor.fetchall())
-
-    assert "USING INDEX aigen_gen_owner_created (owner_id=?)" in plan(page), plan(page)
-    assert "TEMP B-TREE" not in plan(page), plan(page)
-    assert "USING COVERING INDEX" in plan(count), plan(count)
+        assert "USING INDEX aigen_gen_owner_created (owner_id=?)" in plan(page), plan(page)
+        assert "TEMP B-TREE" not in plan(page), plan(page)
+        assert "USING COVERING INDEX" in plan(count), plan(count)
 
 
 @pytest.mark.django_db
@@ -224,3 +235,118 @@ def test_conversation_detail_costs_the_same_queries_whatever_its_length(
 
     assert len(api.get(detail).json()["turns"]) == 8
     assert short == long
+
+
+def succeeded(generation: Generation) -> Generation:
+    """``generation`` marked succeeded with a text reply, so it can be refined (no call)."""
+    Generation.objects.filter(pk=generation.pk).update(status=GenerationStatus.SUCCEEDED)
+    TurnPart.objects.create(turn=Turn.objects.get(generation=generation, role="model"),
+                            index=0, kind="text", text="Here it is")
+    return Generation.objects.get(pk=generation.pk)
+
+
+def refined(parent: Generation, prompt: str = "more") -> Generation:
+    with override_settings(TASKS={"default": DUMMY}):
+        return services.refine(parent, prompt)
+
+
+CONVERSATIONS = "/api/conversations/"
+
+
+@pytest.mark.django_db
+def test_conversation_pages_count_each_conversations_generations(
+    api: APIClient, alice: Any, make_user: Callable[..., Any]
+) -> None:
+    """Counted for the page's conversations alone, and right: refinements (two of the
+    root, one of a refinement) count in their conversation, no one else's."""
+    root = succeeded(pending_generation(alice, "root"))
+    refined(root, "first")
+    refined(succeeded(refined(root, "second")), "third")
+    lone = pending_generation(alice, "lone")
+    empty = Conversation.objects.create(owner=alice, title="empty")
+    bobs = pending_generation(make_user("bob"), "bob's")
+    refined(succeeded(bobs))
+    expected = {str(root.conversation_id): 4, str(lone.conversation_id): 1,
+                str(empty.pk): 0}
+
+    whole = api.get(CONVERSATIONS).json()["results"]
+    paged = [c for n in (1, 2, 3)
+             for c in api.get(CONVERSATIONS, {"page_size": 1, "page": n}).json()["results"]]
+    detail = api.get(f"{CONVERSATIONS}{root.conversation_id}/").json()
+
+    assert {c["id"]: c["generation_count"] for c in whole} == expected
+    assert {c["id"]: c["generation_count"] for c in paged} == expected
+    assert detail["generation_count"] == 4
+
+
+@pytest.mark.django_db
+def test_conversation_pages_cost_the_same_queries_whatever_their_size(
+    api: APIClient, alice: Any
+) -> None:
+    """Auth, count, page, and one query counting the page's generations: at the count
+    limit, past it and far past it, with conversations of one or several generations."""
+    counted = []
+    with override_settings(AIGEN={"API_COUNT_LIMIT": 3}):
+        for size in (3, 4, 12):
+            while Conversation.objects.count() < size:
+                refined(succeeded(pending_generation(alice)))
+            counted.append(queries(lambda: api.get(CONVERSATIONS, {"page_size": 2})))
+            counted.append(queries(lambda: api.get(CONVERSATIONS, {"page_size": 10})))
+
+    assert set(counted) == {4}
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
+def test_conversation_page_reads_the_owner_index_in_order(
+    api: APIClient, alice: Any, make_user: Callable[..., Any]
+) -> None:
+    """The page walks (owner, created_at, id) to its rows in either direction, with no
+    sort of all the owner's conversations, and its generations are counted from the
+    conversation index alone. Drop the index, or count by a join, and this fails."""
+    for owner in (alice, make_user("bob")):
+        for _ in range(3):
+            refined(succeeded(pending_generation(owner)))
+    for ordering in ("-created_at", "created_at"):
+        with CaptureQueriesContext(connection) as captured:
+            count, page = listing_sql(api, CONVERSATIONS, "aigen_app_conversation",
+                                      page_size=2, ordering=ordering)
+        assert "USING INDEX aigen_conv_owner_created (owner_id=?)" in plan(page), plan(page)
+        assert "TEMP B-TREE" not in plan(page), plan(page)
+        assert "USING COVERING INDEX" in plan(count), plan(count)
+        assert "generation" not in page.split(" FROM ")[1]  # no join, no subquery
+        generations = next(q["sql"] for q in captured.captured_queries
+                           if q["sql"].split(" WHERE ")[0].endswith('"aigen_app_generation"'))
+        assert "USING COVERING INDEX" in plan(generations), plan(generations)
+        assert "TEMP B-TREE" not in plan(generations), plan(generations)
+
+
+@pytest.mark.django_db
+def test_rows_created_in_the_same_instant_keep_one_order_across_pages(
+    api: APIClient, alice: Any
+) -> None:
+    """Equal timestamps are ordered by id, in the direction of the ordering asked for,
+    so paging never repeats or skips a row."""
+    for index in range(5):
+        pending_generation(alice)
+        make_asset(alice, (index, 0, 0))
+    now = timezone.now()
+    for model in (Generation, Conversation, MediaAsset):
+        model.objects.update(created_at=now)  # type: ignore[attr-defined]
+    Conversation.objects.update(updated_at=now)
+
+    def paged(url: str, ordering: str | None) -> list[str]:
+        params: dict[str, Any] = {"page_size": 2}
+        if ordering is not None:
+            params["ordering"] = ordering
+        return [row["id"] for n in (1, 2, 3)
+                for row in api.get(url, {**params, "page": n}).json()["results"]]
+
+    for url, model in ((URL, Generation), (CONVERSATIONS, Conversation),
+                       ("/api/assets/", MediaAsset)):
+        ids = sorted(model.objects.values_list("pk", flat=True))  # type: ignore[attr-defined]
+        newest_first, oldest_first = [str(pk) for pk in reversed(ids)], [str(pk) for pk in ids]
+        assert paged(url, None) == newest_first, url
+        assert paged(url, "-created_at") == newest_first, url
+        assert paged(url, "created_at") == oldest_first, url
+    assert paged(CONVERSATIONS, "updated_at") == paged(CONVERSATIONS, "created_at")

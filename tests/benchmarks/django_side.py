@@ -133,8 +133,13 @@ def sync_path(base_url: str, calls: int, postgres: bool) -> None:
         emit(results)
 
 
+LISTINGS = {"generations": "/api/generations/?page_size=50",
+            "conversations": "/api/conversations/?page_size=50"}
+
+
 def listing(sizes: list[int], requests: int) -> None:
-    """A page of 50 of one user's generations, as the REST API lists them."""
+    """A page of 50 of one user's generations, and of their conversations (one per
+    generation, so as many), as the REST API lists them."""
     with tempfile.TemporaryDirectory(prefix="aigen-bench-") as tmp:
         set_up(Path(tmp))
         from django.contrib.auth import get_user_model
@@ -148,33 +153,41 @@ def listing(sizes: list[int], requests: int) -> None:
         other = get_user_model().objects.create_user("someone-else")
         add_generations(other, 1000)
         http = Client(headers={"authorization": f"Token {token.key}"})
-        results: dict[str, Any] = {}
+        results: dict[str, dict[str, Any]] = {name: {} for name in LISTINGS}
         have = 0
         for size in sizes:
             add_generations(owner, size - have)
             have = size
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-            url = "/api/generations/?page_size=50"
-            queries = 0
-
-            def count(execute: Any, *args: Any) -> Any:
-                nonlocal queries
-                queries += 1
-                return execute(*args)
-
-            with connection.execute_wrapper(count):
-                response = http.get(url)
-            if response.status_code != 200 or len(response.json()["results"]) != 50:
-                raise RuntimeError(f"listing failed: {response.status_code}")
-            timings = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                http.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-            results[str(size)] = {"ms": statistics.median(timings), "min_ms": min(timings),
-                                  "max_ms": max(timings), "queries": queries}
+            for name, url in LISTINGS.items():
+                results[name][str(size)] = page_figures(http, url, requests)
         emit(results)
+
+
+def page_figures(http: Any, url: str, requests: int) -> dict[str, Any]:
+    """The median, min and max latency of ``url`` over ``requests`` calls, after one
+    that counts its SQL queries."""
+    from django.db import connection
+
+    queries = 0
+
+    def count(execute: Any, *args: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return execute(*args)
+
+    with connection.execute_wrapper(count):
+        response = http.get(url)
+    if response.status_code != 200 or len(response.json()["results"]) != 50:
+        raise RuntimeError(f"listing {url} failed: {response.status_code}")
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        http.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {"ms": statistics.median(timings), "min_ms": min(timings),
+            "max_ms": max(timings), "queries": queries}
 
 
 def add_generations(owner: Any, count: int, batch: int = 5000) -> None:
