@@ -104,6 +104,10 @@ class MediaAsset(models.Model):
                 name="aigen_asset_unique_image_per_owner",
             ),
         ]
+        # The API's listing: one owner's assets newest first, ties broken by id.
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="aigen_asset_owner_created"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or f"{self.asset_type} {self.sha256[:12]}"

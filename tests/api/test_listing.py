@@ -203,6 +203,21 @@ def test_generation_page_reads_the_owner_index_in_order(api: APIClient, alice: A
 
 
 @pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
+def test_asset_page_reads_the_owner_index_in_order(api: APIClient, alice: Any,
+                                                   make_user: Callable[..., Any]) -> None:
+    for index, owner in enumerate((alice, make_user("bob"))):
+        for shade in range(3):
+            make_asset(owner, (index, shade, 7))
+    for ordering in ("-created_at", "created_at"):
+        _, page = listing_sql(api, "/api/assets/", "aigen_app_mediaasset", page_size=2,
+                              ordering=ordering)
+
+        assert "USING INDEX aigen_asset_owner_created (owner_id=?)" in plan(page), plan(page)
+        assert "TEMP B-TREE" not in plan(page), plan(page)
+
+
+@pytest.mark.django_db
 def test_asset_and_conversation_pages_cost_the_same_queries(api: APIClient,
                                                             alice: Any) -> None:
     make_asset(alice, (1, 1, 1))
