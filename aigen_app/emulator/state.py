@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -16,6 +17,9 @@ from .faults import Fault, FaultPlan, RpmWindow
 from .signatures import SignatureRegistry
 
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg")
+# Entries the request log keeps; beyond it the oldest go, so an emulator left running
+# (``manage.py aigen_emulator`` behind a demo) does not grow without end.
+LOG_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._window = RpmWindow(rpm)
         self._faults = FaultPlan()
-        self._log: list[LogEntry] = []
+        self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
         self._seq = itertools.count(1)
         self._latency = 0.0
         self.set_latency(latency)
@@ -112,7 +116,7 @@ class Emulator:
             return self._window.rpm
 
     def requests(self) -> list[LogEntry]:
-        """A snapshot of the log in arrival order."""
+        """A snapshot of the log in arrival order (the latest ``LOG_LIMIT`` entries)."""
         with self._lock:
             return sorted(self._log, key=lambda entry: entry.seq)
 

@@ -112,3 +112,15 @@ def test_access_log_leaves_out_the_query_string_and_its_key(caplog):
 
     assert ":generateContent 200" in caplog.text
     assert KEY not in caplog.text
+
+
+def test_the_request_log_keeps_only_the_latest_entries(monkeypatch):
+    from aigen_app.emulator import state
+
+    monkeypatch.setattr(state, "LOG_LIMIT", 3)
+    with running_emulator() as emu:
+        for index in range(5):
+            httpx.post(url(emu), json=body(f"prompt {index}"), headers={"x-goog-api-key": KEY},
+                       timeout=30)
+        assert [entry.prompt for entry in emu.requests()] == [
+            "prompt 2", "prompt 3", "prompt 4"]
