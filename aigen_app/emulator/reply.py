@@ -2,6 +2,11 @@
 
 Each reply records its log entry (through ``record``) before any deliberate delay, so
 the entry exists by the time the client sees the answer.
+
+The configured latency runs from the request's arrival, as the real API's does: the
+emulator's own work (validating, drawing, encoding the reply) happens inside it, not
+after it, so 256 requests arriving together are all answered about ``latency`` later
+instead of queueing their encoding behind one another on the emulator's event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import random
 import socket
 import struct
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +51,9 @@ class Runtime:
 
 
 async def reply(request: web.Request, emulator: Emulator, runtime: Runtime,
-                call: GenerateCall, fault: Fault | None, record: Record) -> web.StreamResponse:
+                call: GenerateCall, fault: Fault | None, record: Record,
+                arrived: float) -> web.StreamResponse:
+    """``arrived``: ``time.monotonic()`` when the request came in."""
     kind = fault.kind if fault else "ok"
     if kind in ("reset", "hang"):
         record(0, kind, "")
@@ -55,13 +63,15 @@ async def reply(request: web.Request, emulator: Emulator, runtime: Runtime,
         return web.Response()  # never sent: the transport is gone
     response_id = new_response_id()
     body = await _body(emulator, runtime, call, fault, response_id)
-    record(200, kind, response_id)
-    delay = emulator.latency + (fault.number("seconds", 1.0) if kind == "latency" and fault
-                                else 0.0)
-    await _pause(runtime.stopping, delay)
     payload = json.dumps(body).encode("utf-8")
+    del body  # the payload is all the reply needs while it waits
     if kind == "malformed_json":
         payload = payload[: len(payload) // 2]
+    record(200, kind, response_id)
+    delay = emulator.latency - (time.monotonic() - arrived)
+    if kind == "latency" and fault:
+        delay += fault.number("seconds", 1.0)
+    await _pause(runtime.stopping, delay)
     return raw_json_response(payload)
 
 
