@@ -150,9 +150,10 @@ def test_latency_runs_from_arrival_and_includes_the_emulators_own_work(client, m
     """Drawing the image happens inside the configured latency, not after it, so many
     requests arriving together are not answered later than ``latency`` by the emulator
     working through them one after another."""
+    from aigen_app.emulator import images
     from aigen_app.emulator import reply as reply_module
 
-    drawn = reply_module.render_image
+    drawn = images.render_image
 
     def slow_render(*args: Any) -> bytes:
         time.sleep(0.6)
