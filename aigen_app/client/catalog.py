@@ -6,6 +6,7 @@ size, only an aspect-ratio enum and a size tier; exact sizes are made client-sid
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -91,12 +92,13 @@ def nearest_ratio(spec: ModelSpec, width: int, height: int) -> str:
     """The supported ratio closest to width/height, compared on a log scale so 2:1 and
     1:2 are equally far from 1:1."""
     target = math.log(width / height)
-    return min(spec.ratios, key=lambda r: abs(math.log(_ratio_value(r)) - target))
+    return min(spec.ratios, key=lambda r: abs(_log_ratio(r) - target))
 
 
-def _ratio_value(ratio: str) -> float:
+@functools.cache
+def _log_ratio(ratio: str) -> float:
     w, h = parse_ratio(ratio)
-    return w / h
+    return math.log(w / h)
 
 
 def choose_tier(spec: ModelSpec, ratio: str, width: int, height: int) -> str | None:

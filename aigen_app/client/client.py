@@ -330,6 +330,10 @@ class AIGenerationClient:
             url = httpx.URL(f"{self.base_url}/models/{call.model}:generateContent")
             self._urls[call.model] = url
         try:
+            transport = _direct_transport(pool, url)
+            if transport is not None:
+                return await transport.post(str(url), pool.headers.multi_items(), call.body,
+                                            pool.timeout.as_dict())
             response = await pool.post(url, content=call.body)
         except httpx.TimeoutException:
             raise GenerationTimeoutError(self.timeout) from None
@@ -337,3 +341,14 @@ class AIGenerationClient:
             # Connection refused/reset, protocol errors: the message names no key.
             raise TransportError(f"connection error: {type(exc).__name__}: {exc}") from None
         return response.status_code, response.headers, response.content
+
+
+def _direct_transport(pool: httpx.AsyncClient, url: httpx.URL) -> AiohttpTransport | None:
+    """Our own transport when it is the one ``pool`` would send ``url`` through, so the
+    request can skip ``AsyncClient``'s layers (none of which the client uses: no auth,
+    redirects, cookies or event hooks). Anything else (a proxy mounted from the
+    environment, ``transport=``, respx patching ``_transport_for_url``) goes through
+    ``pool.post`` as usual."""
+    pick = getattr(pool, "_transport_for_url", None)  # httpx's; absent: the usual path
+    transport = pick(url) if pick is not None else None
+    return transport if type(transport) is AiohttpTransport else None

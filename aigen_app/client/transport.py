@@ -16,7 +16,7 @@ import functools
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -115,26 +115,52 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        status, reason, raw_headers, content = await self._exchange(
+            request.method, str(request.url), request.headers.multi_items(), body,
+            request.extensions.get("timeout") or {}, request,
+        )
+        extensions = {"http_version": b"HTTP/1.1",
+                      "reason_phrase": reason.encode("ascii", "replace")}
+        return httpx.Response(status, headers=raw_headers, content=content,
+                              request=request, extensions=extensions)
+
+    async def post(self, url: str, headers: Sequence[tuple[str, str]], body: bytes,
+                   timeouts: Mapping[str, float | None]) -> tuple[int, httpx.Headers, bytes]:
+        """A POST without the ``httpx.Request`` and ``httpx.Response`` around it, for a
+        caller that needs only the status, the headers and the (decoded) body.
+
+        ``AsyncClient.post`` costs about as much CPU again as the exchange itself (its
+        request building, header merging, cookie parsing through ``http.cookiejar``,
+        and response wrapping); with hundreds of calls at once, that CPU is what delays
+        the last request's sending and the last reply's reading. Same errors as
+        ``handle_async_request``.
+        """
+        status, _, raw_headers, content = await self._exchange(
+            "POST", url, headers, body, timeouts, None)
+        response_headers = httpx.Headers(raw_headers)
+        if response_headers.get("content-encoding", "identity") != "identity":
+            # Compressed after all: let httpx decode it, as it would have.
+            content = httpx.Response(status, headers=raw_headers, content=content).content
+        return status, response_headers, content
+
+    async def _exchange(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes,
+        timeouts: Mapping[str, float | None], request: httpx.Request | None,
+    ) -> tuple[int, str, Sequence[tuple[bytes, bytes]], bytes]:
         if self._session is None:
             self._session = self._open()
-        timeouts = request.extensions.get("timeout") or {}
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeouts.get("pool"), sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
-        )
-        body = await request.aread()
+        timeout = _client_timeout(timeouts.get("pool"), timeouts.get("connect"),
+                                  timeouts.get("read"))
         try:
             async with self._session.request(
-                request.method, str(request.url), headers=request.headers.multi_items(),
-                data=body or None, allow_redirects=False, timeout=timeout,
+                method, url, headers=headers, data=body or None, allow_redirects=False,
+                timeout=timeout,
             ) as response:
                 content = await response.read()
         except aiohttp.ClientError as exc:
-            raise _httpx_error(exc, request) from exc
-        extensions = {"http_version": b"HTTP/1.1",
-                      "reason_phrase": (response.reason or "").encode("ascii", "replace")}
-        return httpx.Response(response.status, headers=response.raw_headers, content=content,
-                              request=request, extensions=extensions)
+            raise _httpx_error(exc, request or httpx.Request(method, url)) from exc
+        return response.status, response.reason or "", response.raw_headers, content
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -165,6 +191,13 @@ def _httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.Tran
     else:  # disconnects, truncated bodies, malformed responses
         error = httpx.RemoteProtocolError
     return error(message, request=request)
+
+
+@functools.lru_cache(maxsize=16)
+def _client_timeout(pool: float | None, connect: float | None,
+                    read: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect,
+                                 sock_read=read)
 
 
 @functools.cache

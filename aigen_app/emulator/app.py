@@ -125,4 +125,5 @@ async def _generate(request: web.Request, exchange: _Exchange) -> web.StreamResp
     except ApiError as error:
         exchange.record(error.status, error.outcome)
         return json_response(error.body(), error.status, error.headers)
-    return await reply(request, emulator, runtime, call, fault, exchange.record)
+    return await reply(request, emulator, runtime, call, fault, exchange.record,
+                       exchange.received_at)

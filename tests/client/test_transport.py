@@ -4,6 +4,7 @@ the client must never touch a pool of a closed loop."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import respx
@@ -49,3 +50,46 @@ async def test_one_pool_per_loop_is_reused_within_the_loop() -> None:
         await client.generate(GenerationRequest("p", 64, 64))
     assert client.pools.opened == 1
     await client.close()
+
+
+async def test_the_default_transport_is_called_directly_and_decodes_compressed_replies(
+) -> None:
+    """Without a mock or a proxy in the way, requests skip ``AsyncClient``'s layers;
+    a compressed reply is still decoded, as httpx would have."""
+    import gzip
+
+    from aiohttp import web
+
+    from aigen_app.client.client import _direct_transport
+    from aigen_app.client.transport import AiohttpTransport
+
+    from .helpers import success_body
+
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers["x-goog-api-key"])
+        data = json.dumps(success_body(64, 64)).encode()
+        return web.Response(body=gzip.compress(data), headers={
+            "Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    app = web.Application()
+    app.router.add_post("/v1beta/models/{tail}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        client = AIGenerationClient(api_key=API_KEY, model=MODEL,
+                                    base_url=f"http://127.0.0.1:{port}/v1beta")
+        result = await client.generate(GenerationRequest("p", 64, 64))
+        pool = await client.pools.get()
+        url = httpx.URL(f"http://127.0.0.1:{port}/v1beta/models/{MODEL}:generateContent")
+        assert isinstance(_direct_transport(pool, url), AiohttpTransport)
+        with respx.mock:  # a mock in place: the usual AsyncClient path, which it sees
+            assert _direct_transport(pool, url) is None
+        await client.close()
+    finally:
+        await runner.cleanup()
+    assert (result.width, seen) == (64, [API_KEY])

@@ -146,6 +146,27 @@ def test_configured_latency_applies_to_every_reply(client):
         assert time.monotonic() - started >= 0.2
 
 
+def test_latency_runs_from_arrival_and_includes_the_emulators_own_work(client, monkeypatch):
+    """Drawing the image happens inside the configured latency, not after it, so many
+    requests arriving together are not answered later than ``latency`` by the emulator
+    working through them one after another."""
+    from aigen_app.emulator import images
+    from aigen_app.emulator import reply as reply_module
+
+    drawn = images.render_image
+
+    def slow_render(*args: Any) -> bytes:
+        time.sleep(0.6)
+        return drawn(*args)
+
+    monkeypatch.setattr(reply_module, "render_image", slow_render)
+    with running_emulator(latency=1.0) as emu:
+        started = time.monotonic()
+        assert post(emu, client).status_code == 200
+        elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 1.5  # 1.6 s if the pause came after the drawing
+
+
 @pytest.mark.parametrize("reason", ["SAFETY", "PROHIBITED_CONTENT"])
 def test_block_prompt_is_a_200_with_prompt_feedback_and_no_candidates(emu, client, reason):
     emu.inject("block_prompt", reason=reason)
