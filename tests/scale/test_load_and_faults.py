@@ -228,6 +228,14 @@ def test_load_and_faults(
         f"pending generations aigen_recover queued a second time (duplicate deliveries "
         f"that must not run twice): {len(set(recovered['resent']))}",
     ]
+    # A generation may fail when the injected faults use up its attempts or deadline;
+    # say which, so a failure of the product would not hide among them.
+    figures.notes += [
+        f"not succeeded: {g.status} ({g.error_code or g.block_reason}: "
+        f"{g.error_message[:160]}) after {g.attempts} run(s); its API requests: "
+        f"{[e['outcome'] for e in log if e['prompt'] == g.prompt]}"
+        for g in generations.values() if g.status != GenerationStatus.SUCCEEDED
+    ]
     report(figures, capsys, record_property, report_figures)
 
     assert sum(statuses[s] for s in SETTLED) == GENERATIONS
