@@ -74,6 +74,9 @@ def delete_media_asset(asset: MediaAsset) -> None:
     """
     name = asset.image.name or ""
     with transaction.atomic():
+        # The lock creation takes on the assets it links (``creation._lock_assets``):
+        # a generation being stored right now is seen here once it commits.
+        list(MediaAsset.objects.select_for_update().filter(pk=asset.pk).values_list("pk"))
         waiting = list(
             GenerationAsset.objects.filter(
                 asset_id=asset.pk,

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -152,9 +153,12 @@ def _store(spec: _Spec, conversation: Any, parent: Generation | None) -> Generat
             generation = _insert(spec, conversation(), parent, files)
             enqueue_on_commit(generation.pk)
     except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
+        # A concurrent request with the same idempotency key won the race, or (on
+        # PostgreSQL, whose foreign keys are checked at commit) a concurrent
+        # delete_media_asset removed an asset this generation links.
         existing = _existing(spec.owner, spec.idempotency_key)
         if existing is None:
+            _check_assets_exist(spec.assets)
             raise
         return _repeated(existing, spec, parent)
     return generation
@@ -162,6 +166,7 @@ def _store(spec: _Spec, conversation: Any, parent: Generation | None) -> Generat
 
 def _insert(spec: _Spec, conversation: Conversation, parent: Generation | None,
             files: FileBatch) -> Generation:
+    _check_assets_exist(spec.assets)
     reference_name = ""
     if spec.reference is not None:
         data, info = spec.reference
@@ -180,6 +185,17 @@ def _insert(spec: _Spec, conversation: Conversation, parent: Generation | None,
     )
     turns.add_turn_pair(conversation, generation, _user_parts(spec, reference_name))
     return generation
+
+
+def _check_assets_exist(assets: Sequence[MediaAsset]) -> None:
+    """Refuse assets deleted since they were validated (a stale object, or a deletion
+    racing this request)."""
+    wanted = [asset.pk for asset in assets]
+    found = set(MediaAsset.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    gone = [str(pk) for pk in wanted if pk not in found]
+    if gone:
+        raise ValidationError(f"Media asset {', '.join(gone)} has been deleted.",
+                              code="invalid_asset")
 
 
 def _user_parts(spec: _Spec, reference_name: str) -> list[turns.PartRecord]:

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.test import override_settings
 
 from aigen_app import services
 from aigen_app.models import Generation, GenerationAsset, GenerationStatus, MediaAsset, TurnPart
-from tests.conftest import png_bytes, stored_files
+from aigen_app.services import creation
+from tests.conftest import png_bytes, run_in_threads, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,3 +161,49 @@ def test_an_asset_a_waiting_generation_uses_cannot_be_deleted(
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.CANCELED
     assert len(queued_tasks.results) == 1  # the first enqueue only
+
+
+def test_a_generation_naming_an_asset_deleted_meanwhile_is_refused(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    owner = make_user()
+    asset = services.add_media_asset(png_bytes(), owner=owner)
+    stale = MediaAsset.objects.get(pk=asset.pk)
+    services.delete_media_asset(asset)
+
+    # A field error, not a database error, and nothing stored.
+    with pytest.raises(ValidationError, match="has been deleted") as refused:
+        services.create_generation("Put the logo on a mug", owner=owner,
+                                   media_assets=[stale], reference_image=png_bytes())
+    assert refused.value.code == "invalid_asset"
+    assert not Generation.objects.exists()
+    assert stored_files(media_storage) == []
+    assert queued_tasks.results == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="SQLite's one writer at a time leaves no room for the race")
+def test_a_deletion_committed_while_a_generation_is_stored_refuses_the_generation(
+    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The asset is checked, then deleted and committed by another connection before the
+    generation commits: PostgreSQL's deferred foreign key fails the commit, and the
+    caller gets the same field error as above, not a database error."""
+    owner = make_user()
+    asset = services.add_media_asset(png_bytes(), owner=owner)
+    check = creation._check_assets_exist
+    calls: list[int] = []
+
+    def check_then_lose_the_race(assets: Any) -> None:
+        check(assets)
+        if not calls:
+            calls.append(1)
+            [outcome] = run_in_threads(1, lambda _: services.delete_media_asset(
+                MediaAsset.objects.get(pk=asset.pk)))
+            assert outcome is None  # no pending generation is visible to it yet
+
+    monkeypatch.setattr(creation, "_check_assets_exist", check_then_lose_the_race)
+    with pytest.raises(ValidationError, match="has been deleted"):
+        services.create_generation("Put the logo on a mug", owner=owner, media_assets=[asset])
+    assert not Generation.objects.exists() and not MediaAsset.objects.exists()
+    assert queued_tasks.results == []
