@@ -18,11 +18,17 @@ several machines shares one API quota, so they must share the limiter too. With
   timeout), so a slot of a killed process frees itself.
 - **Cooldown**: a 429 that names a delay pauses the model for every process, until the
   latest such delay has passed.
+
+When the cache cannot be reached, a request is limited by this process alone (a
+``LocalRateLimiter`` with the same limits) instead of failing, and a warning is logged
+on ``aigen.limiter`` at most once a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import random
 import time
@@ -32,7 +38,11 @@ from contextlib import asynccontextmanager
 
 from django.core.cache import BaseCache, caches
 
+from .client import LocalRateLimiter
+
 __all__ = ["SharedRateLimiter"]
+
+logger = logging.getLogger("aigen.limiter")
 
 WINDOW = 60.0
 # The server counts a request from when it arrives, we from when we start it: a request
@@ -41,6 +51,8 @@ WINDOW = 60.0
 TRANSIT_MARGIN = 1.0
 # How often a request waiting for an in-flight slot looks again (seconds, jittered).
 POLL_MIN, POLL_MAX = 0.02, 0.25
+# At most one warning this often while the cache is unreachable (seconds).
+DEGRADED_WARNING_INTERVAL = 60.0
 
 
 class SharedRateLimiter:
@@ -65,6 +77,10 @@ class SharedRateLimiter:
         self.max_in_flight = max_in_flight
         self.lease = lease
         self.key_prefix = key_prefix
+        # Used while the cache cannot be reached: this process's share of the limits
+        # is unknown then, so it gets the whole of them.
+        self._fallback = LocalRateLimiter(requests_per_minute, max_in_flight)
+        self._warned_at = -math.inf
 
     @property
     def cache(self) -> BaseCache:
@@ -81,24 +97,63 @@ class SharedRateLimiter:
         arrive together, whose delays are then nearly equal anyway)."""
         if seconds <= 0:
             return
+        self._fallback.cooldown(model, seconds)
         key = self._key(model, "resume_at")
         resume_at = time.time() + seconds
-        current = self.cache.get(key)
-        if isinstance(current, float) and current >= resume_at:
-            return
-        self.cache.set(key, resume_at, timeout=math.ceil(seconds) + 1)
+        try:
+            current = self.cache.get(key)
+            if isinstance(current, float) and current >= resume_at:
+                return
+            self.cache.set(key, resume_at, timeout=math.ceil(seconds) + 1)
+        except Exception as exc:  # the local pause still holds
+            self._degraded(exc)
 
     @asynccontextmanager
     async def slot(self, model: str) -> AsyncIterator[None]:
+        try:
+            held = await self._enter(model)
+        except Exception as exc:  # whatever the cache backend raises
+            # The cache is unreachable: limit this process on its own rather than fail
+            # the generation (the API's 429s, which the client honours, cover the rest).
+            self._degraded(exc)
+            held, shared = None, False
+        else:
+            shared = True
+        if not shared:
+            async with self._fallback.slot(model):
+                yield
+            return
+        try:
+            yield
+        finally:
+            if held is not None:
+                try:
+                    await self._release_in_flight(*held)
+                except Exception as exc:  # the lease frees the slot
+                    self._degraded(exc)
+
+    async def _enter(self, model: str) -> tuple[str, str] | None:
+        """Wait out a cooldown, then take an in-flight slot and a turn; returns the slot
+        to release."""
         await self._wait_cooldown(model)
         held = await self._acquire_in_flight(model) if self.max_in_flight else None
         try:
             if self.requests_per_minute:
                 await self._wait_turn(model, self.requests_per_minute)
-            yield
-        finally:
+        except BaseException:
             if held is not None:
-                await self._release_in_flight(*held)
+                with contextlib.suppress(Exception):
+                    await self._release_in_flight(*held)
+            raise
+        return held
+
+    def _degraded(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= DEGRADED_WARNING_INTERVAL:
+            self._warned_at = now
+            logger.warning(
+                "the shared limiter's cache %r failed (%s: %s); limiting this process "
+                "on its own until it answers again", self.alias, type(exc).__name__, exc)
 
     # -- cooldown ------------------------------------------------------------------
 
@@ -147,8 +202,9 @@ class SharedRateLimiter:
             # Give the unused turn back so the schedule keeps no hole (quick calls, made
             # synchronously because this task is being cancelled). A hint that is too
             # low only costs the next claim an extra probe.
-            self.cache.delete(self._key(model, "cell", cell))
-            self.cache.set(self._key(model, "next_cell"), cell, timeout=_ttl(interval))
+            with contextlib.suppress(Exception):  # the cancellation must go on
+                self.cache.delete(self._key(model, "cell", cell))
+                self.cache.set(self._key(model, "next_cell"), cell, timeout=_ttl(interval))
             raise
 
     async def _claim_cell(self, model: str, per_minute: int,

@@ -7,7 +7,9 @@ need Redis and start real processes (``tests.scale.probe``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from django.test import override_settings
 
 from aigen_app import limits
 from aigen_app.checks import check_aigen_settings
-from aigen_app.client import LocalRateLimiter
+from aigen_app.client import GenerationRequest, LocalRateLimiter
 from aigen_app.emulator import EmulatorServer
 from aigen_app.gateway import build_client, build_limiter
 from aigen_app.limits import SharedRateLimiter
@@ -212,6 +214,55 @@ async def test_a_cancelled_wait_gives_its_turn_back(limiter_alias: str) -> None:
     # It got the turn the cancelled request gave back (the next cell), not the one after.
     assert first.cell is not None
     assert after.cell == first.cell + 1
+
+
+@pytest.fixture
+def unreachable_alias() -> Iterator[str]:
+    """A ``limiter`` cache on a Redis that is not there (connections are refused)."""
+    with socket.socket() as sock:  # a free port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    caches = {**settings.CACHES, "limiter": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{port}/0",
+        "OPTIONS": {"socket_connect_timeout": 1}}}
+    with override_settings(CACHES=caches):
+        yield "limiter"
+
+
+async def test_an_unreachable_cache_limits_the_process_on_its_own(
+    unreachable_alias: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = SharedRateLimiter(unreachable_alias, requests_per_minute=600, max_in_flight=2)
+    with caplog.at_level(logging.WARNING, logger="aigen.limiter"):
+        spans = await take_slots(limiter, 6, hold=0.1)
+        limiter.cooldown(MODEL, 0.5)  # does not raise, and pauses this process
+        started = time.time()
+        [paused] = await take_slots(limiter, 1)
+
+    # Every request went ahead, within this process's own limits, instead of failing.
+    assert len(spans) == 6 and peak_overlap(spans) == 2
+    assert paused.started - started >= 0.5 - EPS
+    warnings = [r for r in caplog.records if r.name == "aigen.limiter"]
+    assert len(warnings) == 1  # once a minute at most, not once a request
+    assert "limiting this process on its own" in warnings[0].getMessage()
+
+
+def test_a_generation_goes_ahead_when_the_limiter_cache_is_down(
+    unreachable_alias: str, emulator: EmulatorServer
+) -> None:
+    with override_settings(AIGEN={"API_KEY": TEST_API_KEY, "BASE_URL": emulator.base_url,
+                                  "LIMITER_CACHE": unreachable_alias,
+                                  "REQUESTS_PER_MINUTE": 60, "MAX_IN_FLIGHT": 4}):
+        client = build_client()
+
+    async def generate() -> bytes:
+        async with client:
+            request = GenerationRequest(prompt="A lighthouse", width=1024, height=1024)
+            return (await client.generate(request)).image_data
+
+    assert asyncio.run(generate())
+    assert [entry.outcome for entry in emulator.requests()] == ["ok"]
 
 
 # -- several processes -------------------------------------------------------------------
