@@ -31,31 +31,44 @@ def content_digest(content: str | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-class SignatureRegistry:
-    """Thread-safe record of every signature issued and the content it belongs to.
+# The key signatures are made with. The real service verifies its signatures in any of
+# its servers; likewise every emulator process shares this key, so a conversation begun
+# against one emulator (``manage.py generate`` starts its own each run) can be refined
+# against another, while a signature the client invents, drops or moves still fails.
+SIGNING_KEY = hashlib.sha256(b"aigen emulator thought signatures").digest()
+_NONCE, _MAC = 16, 32
+# Issued signatures kept for ``issued()`` (tests compare stored ones with them).
+ISSUED_LIMIT = 10_000
 
-    Keyed by the signature's decoded bytes, because the official Python SDK decodes the
-    signature and re-encodes it URL-safe when it replays history.
+
+class SignatureRegistry:
+    """Issues signatures bound to their part's content and checks replayed ones.
+
+    A signature is ``nonce + HMAC(key, nonce + content digest)`` plus optional padding,
+    so checking it needs no memory of what was issued. Checked on its decoded bytes,
+    because the official Python SDK decodes the signature and re-encodes it URL-safe
+    when it replays history.
     """
 
-    def __init__(self, padding: int = 0) -> None:
+    def __init__(self, padding: int = 0, key: bytes = SIGNING_KEY) -> None:
         if padding < 0:
             raise ValueError("signature_padding must be >= 0")
         self.padding = padding
-        self._secret = os.urandom(32)
+        self._key = key
         self._lock = threading.Lock()
-        self._digests: dict[bytes, str] = {}
-        self._issued: set[str] = set()
+        self._issued: dict[str, None] = {}  # insertion-ordered, the latest ISSUED_LIMIT
 
     def issue(self, response_id: str, part_index: int, digest: str) -> str:
-        message = f"{response_id}|{part_index}|{digest}".encode()
-        raw = hmac.new(self._secret, message, hashlib.sha256).digest()
+        nonce = hashlib.sha256(f"{response_id}|{part_index}".encode() + os.urandom(16))
+        raw = nonce.digest()[:_NONCE]
+        raw += self._mac(raw, digest)
         # Padding imitates the very large signatures seen in the wild (597,616 chars).
         raw += os.urandom(self.padding)
         signature = base64.b64encode(raw).decode("ascii")
         with self._lock:
-            self._digests[raw] = digest
-            self._issued.add(signature)
+            self._issued[signature] = None
+            if len(self._issued) > ISSUED_LIMIT:
+                del self._issued[next(iter(self._issued))]
         return signature
 
     def matches(self, signature: str, digest: str) -> bool:
@@ -67,10 +80,15 @@ class SignatureRegistry:
             return False
         if raw in _BYPASS_BYTES:  # the bypass value sent as bytes through an SDK
             return True
-        with self._lock:
-            return self._digests.get(raw) == digest
+        if len(raw) < _NONCE + _MAC:
+            return False
+        return hmac.compare_digest(raw[_NONCE:_NONCE + _MAC], self._mac(raw[:_NONCE], digest))
+
+    def _mac(self, nonce: bytes, digest: str) -> bytes:
+        return hmac.new(self._key, nonce + digest.encode("ascii"), hashlib.sha256).digest()
 
     def issued(self) -> set[str]:
+        """The latest ``ISSUED_LIMIT`` signatures issued by this emulator."""
         with self._lock:
             return set(self._issued)
 

@@ -174,6 +174,15 @@ def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -
     assert "using the bundled emulator" in result.stderr
     assert result.stdout.strip().endswith(str(output.resolve()))
     assert Image.open(output).size == (1280, 720)
+    # A second shell refines it: another process, another emulator, which must accept
+    # the thought signatures the first one issued (the real API does).
+    first_id = result.stdout.split()[0]
+    refined = tmp_path / "refined.png"
+    again = subprocess.run(  # noqa: S603
+        [*manage, "generate", "Now at night", "--refine", first_id, "--output", str(refined)],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert Image.open(refined).size == (1280, 720)
     bad = subprocess.run([*manage, "generate", "x", "--size", "12"], env=env,  # noqa: S603
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aigen_app.emulator import running_emulator
+from aigen_app.emulator.signatures import SignatureRegistry
 
 from .helpers import body, decode_image, inline, png, text, url, user
 
@@ -124,11 +125,17 @@ def test_a_signature_that_does_not_belong_to_its_part_is_refused(emu, client, ta
     assert emu.requests()[-1].outcome == "invalid_signature"
 
 
-def test_signatures_from_another_emulator_are_refused(client):
-    with running_emulator() as other:
+def test_signatures_verify_in_another_emulator_process_but_not_under_another_key(client):
+    """Like the real service's, signatures are checked with a key, not a memory of what
+    was issued: a conversation begun against one emulator (each ``manage.py generate``
+    starts its own) continues against the next, with padding or without."""
+    with running_emulator(signature_padding=1000) as other:
         turn = first_turn(other, client)
     with running_emulator() as emu:
+        assert replay(emu, client, turn).status_code == 200
+        emu.state.signatures = SignatureRegistry(key=b"another service's key")
         assert replay(emu, client, turn).status_code == 400
+        assert emu.requests()[-1].outcome == "invalid_signature"
 
 
 @pytest.mark.parametrize(
