@@ -13,6 +13,7 @@ loop. No DJANGO_ALLOW_ASYNC_UNSAFE needed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PASSWORD = "correct-horse-battery"  # a throwaway test account
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every image of the page: whether it loaded, and its natural width.
 IMAGES_LOADED = """selector => Array.from(document.querySelectorAll(selector))
@@ -77,8 +80,9 @@ def test_staff_browse_thumbnails_thread_and_refine_in_chromium(
                     width=240, height=320)
     make_generation("Something forbidden", fault="block_prompt")
     thumbnails = Generation.objects.filter(status=GenerationStatus.SUCCEEDED).count()
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    # Kept after the run (tmp_path is not) for people and CI artifacts to look at.
+    shots = Path(os.environ.get("AIGEN_SCREENSHOTS") or ROOT / ".screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
