@@ -50,6 +50,9 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         )
     errors.extend(_check_limiter_cache(conf["LIMITER_CACHE"]))
+    errors.extend(_check_task_backend(tasks.get(conf["TASK_BACKEND"])))
+    errors.extend(_check_signed_urls(storages.get(conf["STORAGE"])))
+    errors.extend(_check_token_app())
     for key in ("TIMEOUT", "MAX_RETRY_WAIT", "DEADLINE", "GENERATION_DEADLINE"):
         value = conf[key]
         if not isinstance(value, int | float) or value <= 0:
@@ -87,3 +90,61 @@ def _check_limiter_cache(alias: str | None) -> list[CheckMessage]:
             id="aigen.W002",
         )]
     return []
+
+
+IMMEDIATE_BACKENDS = frozenset({
+    "django.tasks.backends.immediate.ImmediateBackend",
+    "django_tasks.backends.immediate.ImmediateBackend",
+})
+# Longer than this, an owner's image URL is a link to share rather than to load (seconds).
+SIGNED_URL_MAX_AGE = 3600
+
+
+def _check_task_backend(backend: dict[str, Any] | None) -> list[CheckMessage]:
+    """The immediate backend (Django's default) runs a 10-120 s generation inside the
+    request that starts it: fine for a demo, a worker timeout in production."""
+    path = (backend or {}).get("BACKEND", "django.tasks.backends.immediate.ImmediateBackend")
+    if path not in IMMEDIATE_BACKENDS or settings.DEBUG:
+        return []
+    return [Warning(
+        "Generations run inside the request that starts them (the immediate task "
+        "backend): a web worker is blocked for the whole generation and may be killed by "
+        "its timeout mid-call.",
+        hint="Use a worker-backed TASKS backend, e.g. django_tasks_db.DatabaseBackend "
+        "with manage.py db_worker (README: Background work).",
+        id="aigen.W003",
+    )]
+
+
+def _check_signed_urls(storage: dict[str, Any] | None) -> list[CheckMessage]:
+    """Owners get their images through S3 signed URLs: unsigned or long-lived ones
+    would let anyone holding a link read it."""
+    if not storage or "s3" not in str(storage.get("BACKEND", "")).lower():
+        return []
+    options = storage.get("OPTIONS") or {}
+    if options.get("querystring_auth", True) is False:
+        problem = "querystring_auth is False, so image URLs are public and never expire"
+    elif int(options.get("querystring_expire", 3600)) > SIGNED_URL_MAX_AGE:
+        problem = (f"querystring_expire is {options['querystring_expire']} s, so an image "
+                   "URL stays valid long after its owner loaded it")
+    else:
+        return []
+    return [Warning(
+        f"The storage AIGEN['STORAGE'] names serves images with {problem}.",
+        hint="Set OPTIONS querystring_auth=True and querystring_expire to a few minutes "
+        "(the README's production settings use 300).",
+        id="aigen.W004",
+    )]
+
+
+def _check_token_app() -> list[CheckMessage]:
+    """The REST API accepts DRF tokens, whose model lives in rest_framework.authtoken."""
+    apps = settings.INSTALLED_APPS
+    if "rest_framework" not in apps or "rest_framework.authtoken" in apps:
+        return []
+    return [Warning(
+        "The aigen REST API authenticates with DRF tokens, but rest_framework.authtoken "
+        "is not in INSTALLED_APPS: a request with a token header would fail.",
+        hint="Add 'rest_framework.authtoken' to INSTALLED_APPS and run migrate.",
+        id="aigen.W005",
+    )]

@@ -9,7 +9,8 @@ from aigen_app.checks import check_aigen_settings
 
 
 def ids(**aigen: object) -> set[str]:
-    with override_settings(AIGEN=aigen):
+    # DEBUG on: the immediate task backend of the test settings is then not a warning.
+    with override_settings(AIGEN=aigen, DEBUG=True):
         return {message.id or "" for message in check_aigen_settings()}
 
 
@@ -49,3 +50,39 @@ def test_missing_api_key_warns() -> None:
 def test_key_from_environment_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_API_KEY", "k")
     assert ids() == set()
+
+
+IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+WORKER = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.mark.parametrize(("tasks", "debug", "warned"), [
+    (IMMEDIATE, False, True), (IMMEDIATE, True, False), (WORKER, False, False),
+])
+def test_generations_inside_requests_warn_outside_debug(
+    tasks: dict[str, object], debug: bool, warned: bool
+) -> None:
+    with override_settings(TASKS=tasks, DEBUG=debug, AIGEN={"API_KEY": "k"}):
+        found = {message.id for message in check_aigen_settings()}
+    assert ("aigen.W003" in found) is warned
+
+
+@pytest.mark.parametrize(("options", "warned"), [
+    ({"querystring_auth": False}, True),
+    ({"querystring_expire": 7 * 24 * 3600}, True),
+    ({"querystring_auth": True, "querystring_expire": 300}, False),
+])
+def test_public_or_long_lived_image_urls_warn(options: dict[str, object], warned: bool) -> None:
+    storages = {"default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+                "staticfiles": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    with override_settings(STORAGES=storages):
+        assert ("aigen.W004" in ids(API_KEY="k")) is warned
+
+
+def test_token_authentication_needs_the_authtoken_app() -> None:
+    from django.conf import settings
+
+    apps = [app for app in settings.INSTALLED_APPS if app != "rest_framework.authtoken"]
+    with override_settings(INSTALLED_APPS=apps):
+        assert "aigen.W005" in ids(API_KEY="k")
+    assert "aigen.W005" not in ids(API_KEY="k")

@@ -63,9 +63,10 @@ RETRY_AFTER = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Up to 255 characters. Repeating a create with the same key returns the "
-                "generation the first request made instead of starting another (the "
-                "body of a repeat is not compared).",
+    description="Up to 255 characters. Repeating a create with the same key and the same "
+                "inputs returns the generation the first request made instead of starting "
+                "another; the same key with different inputs answers 422 "
+                "idempotency_key_reused.",
 )
 IMAGE_RESPONSES: dict[Any, Any] = {
     (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, "The image (local storage)."),

@@ -227,7 +227,8 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 # Input ----------------------------------------------------------------------------------
 
-class ImageUploadField(serializers.FileField):
+@extend_schema_field(OpenApiTypes.BINARY)  # a file part, with or without the host's
+class ImageUploadField(serializers.FileField):  # COMPONENT_SPLIT_REQUEST
     """A PNG, JPEG, WebP or HEIC/HEIF upload, checked by content (``uploads``); its
     validated value is the bytes to store."""
 

@@ -17,8 +17,10 @@ from django.db.models import (
 )
 from django.http.response import HttpResponseBase
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -51,9 +53,16 @@ M = TypeVar("M", bound=Model)
 
 
 class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
-    """The signed-in user's own objects only; creating actions throttled."""
+    """The signed-in user's own objects only; creating actions throttled.
 
+    Authentication, the error handler and the schema class are set here rather than
+    left to the host's ``REST_FRAMEWORK`` setting, so the API behaves as documented in a
+    project that configures DRF differently (or not at all); subclass to change them.
+    """
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsOwner]
+    schema = AutoSchema()
     pagination_class = PagePagination
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     ordering = ["-created_at"]  # then the primary key (filters.OrderingFilter)

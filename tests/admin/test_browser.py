@@ -2,7 +2,7 @@
 
 A staff user logs in, sees every thumbnail of the generation list actually load, opens
 a conversation, finds its turns in order, refines it through the form and sees the new
-generation. Screenshots land in the test's tmp_path (their paths are printed).
+generation. Screenshots land in .screenshots/ or $AIGEN_SCREENSHOTS (paths printed).
 
 Playwright's sync API keeps an asyncio loop running in this thread while a browser is
 open, and Django refuses ORM calls from a thread with a running loop

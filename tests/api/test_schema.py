@@ -90,3 +90,25 @@ def test_swagger_ui_is_served_from_local_static_files() -> None:
     assert any("drf_spectacular_sidecar/swagger-ui-dist" in s for s in sources)
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert "/api/schema/" in html
+
+
+def test_a_host_with_plain_drf_settings_gets_the_documented_api(make_user: Any) -> None:
+    """A project that sets neither REST_FRAMEWORK nor SPECTACULAR_SETTINGS (DRF's default
+    session + basic authentication, its own error handler, the plain schema class):
+    tokens still work, errors keep the one shape, uploads are still binary."""
+    from django.test import override_settings
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=make_user("host"))
+    with override_settings(REST_FRAMEWORK={}, SPECTACULAR_SETTINGS={}):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert client.get("/api/generations/").status_code == 200
+        refused = APIClient().get("/api/generations/")
+        assert refused.status_code == 401
+        assert refused.json()["code"] == "not_authenticated"
+        document = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    schemas = document["components"]["schemas"]
+    upload = next(schemas[name]["properties"]["image"] for name in schemas
+                  if name.startswith("MediaAssetUpload"))
+    assert (upload["type"], upload["format"]) == ("string", "binary")
