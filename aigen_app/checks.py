@@ -53,6 +53,7 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     errors.extend(_check_task_backend(tasks.get(conf["TASK_BACKEND"])))
     errors.extend(_check_signed_urls(storages.get(conf["STORAGE"])))
     errors.extend(_check_token_app())
+    errors.extend(check_sqlite_locking(settings.DATABASES))
     for key in ("TIMEOUT", "MAX_RETRY_WAIT", "DEADLINE", "GENERATION_DEADLINE"):
         value = conf[key]
         if not isinstance(value, int | float) or value <= 0:
@@ -148,3 +149,25 @@ def _check_token_app() -> list[CheckMessage]:
         hint="Add 'rest_framework.authtoken' to INSTALLED_APPS and run migrate.",
         id="aigen.W005",
     )]
+
+
+def check_sqlite_locking(databases: dict[str, dict[str, Any]]) -> list[CheckMessage]:
+    """On SQLite, row locks do nothing: refinements of one conversation and the daily
+    quota serialize only because an IMMEDIATE transaction takes the write lock at once.
+    With the default (DEFERRED) mode, concurrent writers fail with "database is locked"
+    when they upgrade their lock."""
+    found: list[CheckMessage] = []
+    for alias, database in databases.items():
+        if database.get("ENGINE") != "django.db.backends.sqlite3":
+            continue
+        options = database.get("OPTIONS") or {}
+        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            found.append(Warning(
+                f"DATABASES[{alias!r}] is SQLite without transaction_mode 'IMMEDIATE': "
+                "concurrent refinements and daily-quota checks can fail with 'database "
+                "is locked'.",
+                hint='Set OPTIONS {"transaction_mode": "IMMEDIATE", "timeout": 20} '
+                "(or use PostgreSQL for several workers).",
+                id="aigen.W006",
+            ))
+    return found

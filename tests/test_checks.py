@@ -86,3 +86,14 @@ def test_token_authentication_needs_the_authtoken_app() -> None:
     with override_settings(INSTALLED_APPS=apps):
         assert "aigen.W005" in ids(API_KEY="k")
     assert "aigen.W005" not in ids(API_KEY="k")
+
+
+def test_sqlite_without_immediate_transactions_warns() -> None:
+    from aigen_app.checks import check_sqlite_locking
+
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+    [warning] = check_sqlite_locking({"default": {**sqlite, "OPTIONS": {"timeout": 20}}})
+    assert warning.id == "aigen.W006" and "'default'" in warning.msg
+    assert check_sqlite_locking(
+        {"default": {**sqlite, "OPTIONS": {"transaction_mode": "IMMEDIATE"}},
+         "pg": {"ENGINE": "django.db.backends.postgresql"}}) == []
