@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -151,7 +152,7 @@ def _check_token_app() -> list[CheckMessage]:
     )]
 
 
-def check_sqlite_locking(databases: dict[str, dict[str, Any]]) -> list[CheckMessage]:
+def check_sqlite_locking(databases: Mapping[str, Mapping[str, Any]]) -> list[CheckMessage]:
     """On SQLite, row locks do nothing: refinements of one conversation and the daily
     quota serialize only because an IMMEDIATE transaction takes the write lock at once.
     With the default (DEFERRED) mode, concurrent writers fail with "database is locked"
