@@ -86,6 +86,12 @@ def _failure(retry_state: RetryCallState) -> GenerationError:
     return exc
 
 
+def _server_wait(exc: GenerationError) -> float | None:
+    """The wait the server asked for (RetryInfo, Retry-After), on the errors that carry one."""
+    wait = getattr(exc, "retry_after", None)
+    return None if wait is None else float(wait)
+
+
 async def _exact_size(data: bytes, width: int, height: int) -> tuple[bytes, str]:
     # Already the right size: only checksums to check, cheaper than a thread hop.
     mime = mime_if_exact(data, width, height)
@@ -244,17 +250,17 @@ class AIGenerationClient:
     def _is_retryable(self, exc: BaseException) -> bool:
         if not isinstance(exc, GenerationError) or not exc.retryable:
             return False
-        if isinstance(exc, RateLimitError):
-            # A daily quota or a wait longer than we may sleep goes back to the caller
-            # at once, so it can reschedule instead of holding a worker.
-            return not exc.per_day and (exc.retry_after or 0.0) <= self.max_retry_wait
-        return True
+        if isinstance(exc, RateLimitError) and exc.per_day:
+            return False
+        # A wait the server asks for (a 429's or a 5xx's) that is longer than we may sleep
+        # goes back to the caller at once, so it can reschedule instead of holding a worker.
+        return (_server_wait(exc) or 0.0) <= self.max_retry_wait
 
     def _wait_for(self, retry_state: RetryCallState) -> float:
         exc = _failure(retry_state)
-        server_wait = getattr(exc, "retry_after", None)
-        if server_wait is not None:
-            return float(server_wait)
+        server_wait = _server_wait(exc)
+        if server_wait is not None:  # at most max_retry_wait: longer ones are not retried
+            return server_wait
         backoff = wait_exponential_jitter(initial=1, exp_base=2, max=self.max_retry_wait, jitter=1)
         return float(backoff(retry_state))
 

@@ -159,6 +159,28 @@ async def test_long_server_wait_raises_at_once_for_rescheduling(
     assert info.value.attempts == 1
 
 
+@pytest.mark.parametrize("status", [500, 503])
+@respx.mock
+async def test_long_server_wait_on_a_5xx_raises_at_once_keeping_its_type(
+        client: AIGenerationClient, sleep: SleepRecorder, status: int) -> None:
+    unavailable = error(status, "overloaded", "UNAVAILABLE", headers={"Retry-After": "120"})
+    route = respx.post(URL).mock(side_effect=[unavailable, ok()])
+    with pytest.raises(ServerError) as info:
+        await client.generate(request())
+    assert info.value.retry_after == 120.0
+    assert route.call_count == 1 and sleep.waits == []
+    assert info.value.attempts == 1
+
+
+@respx.mock
+async def test_short_server_wait_on_a_5xx_is_honoured(
+        client: AIGenerationClient, sleep: SleepRecorder) -> None:
+    unavailable = error(503, "overloaded", "UNAVAILABLE", headers={"Retry-After": "4"})
+    respx.post(URL).mock(side_effect=[unavailable, ok()])
+    response = await client.generate(request())
+    assert sleep.waits == [4.0] and response.attempts == 2
+
+
 @respx.mock
 async def test_daily_quota_is_not_retried(client: AIGenerationClient) -> None:
     route = respx.post(URL).mock(return_value=rate_limited(None, per_day=True))
