@@ -299,9 +299,12 @@ class AIGenerationClient:
                 if self.limiter is not None:
                     # Waiting for capacity is bounded by the call's deadline only: the
                     # per-attempt timeout is for the request, which has not been sent yet.
+                    # A 429's cooldown longer than max_retry_wait raises RateLimitError,
+                    # which is not retried: the caller reschedules, as after the 429.
                     try:
                         async with asyncio.timeout(remaining):
-                            await held.enter_async_context(self.limiter.slot(call.model))
+                            await held.enter_async_context(
+                                self.limiter.slot(call.model, max_wait=self.max_retry_wait))
                     except TimeoutError:
                         call.deadline_hit = True
                         raise GenerationTimeoutError(

@@ -23,6 +23,7 @@ from aigen_app.client import (
     GenerationRequest,
     GenerationTimeoutError,
     InvalidRequestError,
+    LocalRateLimiter,
     RateLimitError,
     RetryEvent,
     ServerError,
@@ -342,7 +343,7 @@ class SlowLimiter:
         self.wait = wait
 
     @contextlib.asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
+    async def slot(self, model: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
         await asyncio.sleep(self.wait)
         yield
 
@@ -368,3 +369,29 @@ async def test_waiting_for_limiter_capacity_is_bounded_by_the_deadline() -> None
         await client.generate(request())
     assert info.value.attempts == 1
     assert route.call_count == 0
+
+
+@respx.mock
+async def test_a_cooldown_longer_than_max_retry_wait_raises_at_once(
+        sleep: SleepRecorder) -> None:
+    limiter = LocalRateLimiter()
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL, sleep=sleep,
+                                limiter=limiter, max_retry_wait=30)
+    limiter.cooldown(MODEL, 120)
+    route = respx.post(URL).mock(return_value=ok())
+    async with asyncio.timeout(2):
+        with pytest.raises(RateLimitError) as info:
+            await client.generate(request())
+    assert info.value.retry_after is not None and 119 <= info.value.retry_after <= 120
+    assert route.call_count == 0 and sleep.waits == []
+
+
+@respx.mock
+async def test_a_short_cooldown_is_waited_out(sleep: SleepRecorder) -> None:
+    limiter = LocalRateLimiter()
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL, sleep=sleep,
+                                limiter=limiter, max_retry_wait=30)
+    limiter.cooldown(MODEL, 0.2)
+    respx.post(URL).mock(return_value=ok())
+    response = await client.generate(request())
+    assert response.attempts == 1
