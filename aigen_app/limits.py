@@ -38,7 +38,8 @@ from contextlib import asynccontextmanager
 
 from django.core.cache import BaseCache, caches
 
-from .client import LocalRateLimiter
+from .client import LocalRateLimiter, RateLimitError
+from .client.limiter import cooling_down
 
 __all__ = ["SharedRateLimiter"]
 
@@ -109,9 +110,11 @@ class SharedRateLimiter:
             self._degraded(exc)
 
     @asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
+    async def slot(self, model: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
         try:
-            held = await self._enter(model)
+            held = await self._enter(model, max_wait)
+        except RateLimitError:  # a cooldown longer than max_wait: the caller reschedules
+            raise
         except Exception as exc:  # whatever the cache backend raises
             # The cache is unreachable: limit this process on its own rather than fail
             # the generation (the API's 429s, which the client honours, cover the rest).
@@ -120,7 +123,7 @@ class SharedRateLimiter:
         else:
             shared = True
         if not shared:
-            async with self._fallback.slot(model):
+            async with self._fallback.slot(model, max_wait=max_wait):
                 yield
             return
         try:
@@ -132,10 +135,10 @@ class SharedRateLimiter:
                 except Exception as exc:  # the lease frees the slot
                     self._degraded(exc)
 
-    async def _enter(self, model: str) -> tuple[str, str] | None:
-        """Wait out a cooldown, then take an in-flight slot and a turn; returns the slot
-        to release."""
-        await self._wait_cooldown(model)
+    async def _enter(self, model: str, max_wait: float | None) -> tuple[str, str] | None:
+        """Wait out a cooldown (or raise if it is longer than ``max_wait``), then take an
+        in-flight slot and a turn; returns the slot to release."""
+        await self._wait_cooldown(model, max_wait)
         held = await self._acquire_in_flight(model) if self.max_in_flight else None
         try:
             if self.requests_per_minute:
@@ -157,13 +160,15 @@ class SharedRateLimiter:
 
     # -- cooldown ------------------------------------------------------------------
 
-    async def _wait_cooldown(self, model: str) -> None:
+    async def _wait_cooldown(self, model: str, max_wait: float | None) -> None:
         key = self._key(model, "resume_at")
         while True:
             resume_at = await self.cache.aget(key)
             remaining = resume_at - time.time() if isinstance(resume_at, float) else 0.0
             if remaining <= 0:
                 return
+            if max_wait is not None and remaining > max_wait:
+                raise cooling_down(model, remaining)
             # Look again afterwards: another 429 may have extended the pause meanwhile.
             await asyncio.sleep(remaining)
 

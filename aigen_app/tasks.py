@@ -23,7 +23,8 @@ Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
   this with ``AIGEN_TASK_BACKEND=rq``. Celery: a tasks backend for Celery plugs in the
   same way. Nothing here depends on the backend
   beyond ``enqueue`` and the ``supports_defer`` flag; where it cannot defer, a generation
-  rate-limited for longer than ``AIGEN["MAX_RETRY_WAIT"]`` fails with that reason.
+  told by the API to wait longer than ``AIGEN["MAX_RETRY_WAIT"]`` (a 429, or a 5xx with
+  Retry-After) fails with that reason.
 
 Run ``manage.py aigen_recover`` on a schedule (cron, every few minutes) whatever the
 backend: it settles generations whose worker died.

@@ -28,6 +28,7 @@ from .background import background_loop
 from .catalog import DEFAULT_MODEL, choose_tier, get_model_spec, nearest_ratio, validate_size
 from .errors import (
     ConfigurationError,
+    ContentPolicyError,
     GenerationError,
     GenerationTimeoutError,
     RateLimitError,
@@ -59,10 +60,29 @@ class RetryEvent:
 class _Call:
     generation_id: str
     model: str
-    body: bytes
+    started: float
     deadline: float
+    body: bytes = b""
     attempts: int = 0
     deadline_hit: bool = False
+
+    def log(self, level: int, event: str, *, status: int | str, latency_ms: int,
+            **more: object) -> None:
+        """One structured line: the same fields in the text and, prefixed ``aigen_``, as
+        LogRecord attributes (``extra``) for JSON formatters; ``more`` fields that are None
+        are left out. Never the key or image bytes."""
+        fields: dict[str, object] = {
+            "generation_id": self.generation_id, "model": self.model,
+            "attempt": self.attempts,
+            "status": status, "latency_ms": latency_ms,
+            **{name: value for name, value in more.items() if value is not None},
+        }
+        text = " ".join(f"{name}={value}" for name, value in fields.items())
+        extra = {f"aigen_{name}": value for name, value in fields.items()}
+        logger.log(level, "%s %s", event, text, extra={"aigen_event": event, **extra})
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
 
 
 class _PastDeadline(stop_base):
@@ -86,6 +106,12 @@ def _failure(retry_state: RetryCallState) -> GenerationError:
     return exc
 
 
+def _server_wait(exc: GenerationError) -> float | None:
+    """The wait the server asked for (RetryInfo, Retry-After), on the errors that carry one."""
+    wait = getattr(exc, "retry_after", None)
+    return None if wait is None else float(wait)
+
+
 async def _exact_size(data: bytes, width: int, height: int) -> tuple[bytes, str]:
     # Already the right size: only checksums to check, cheaper than a thread hop.
     mime = mime_if_exact(data, width, height)
@@ -99,9 +125,10 @@ async def _exact_size(data: bytes, width: int, height: int) -> tuple[bytes, str]
 def _record_failure(call: _Call, exc: GenerationError) -> None:
     """Give the error the call's attempt count and log the outcome line."""
     exc.attempts = call.attempts
-    logger.warning(
-        "generation failed id=%s model=%s attempts=%d code=%s error=%s",
-        call.generation_id, call.model, call.attempts, exc.code, exc.message,
+    call.log(
+        logging.WARNING, "generation failed",
+        status="blocked" if isinstance(exc, ContentPolicyError) else exc.code,
+        latency_ms=call.elapsed_ms(), http_status=exc.status, error=exc.message,
     )
 
 
@@ -180,33 +207,33 @@ class AIGenerationClient:
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         """Generate one image of exactly ``request.width`` x ``request.height``."""
         started = time.monotonic()
-        validate_size(request.width, request.height)
         model = request.model or self.model
-        spec = get_model_spec(model)
-        ratio = nearest_ratio(spec, request.width, request.height)
-        tier = choose_tier(spec, ratio, request.width, request.height)
-        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-        payload = gemini.build_payload(
-            request, spec, seed=seed, aspect_ratio=ratio, image_size=tier,
-            system_instruction=self.system_instruction, safety_settings=self.safety_settings,
-        )
-        call = _Call(
-            generation_id=request.generation_id or str(uuid.uuid4()),
-            model=model,
-            body=gemini.encode_payload(payload),
-            deadline=started + self.deadline,
-        )
+        call = _Call(generation_id=request.generation_id or str(uuid.uuid4()), model=model,
+                     started=started, deadline=started + self.deadline)
+        try:  # checks made before any request: failing them still logs an outcome line
+            validate_size(request.width, request.height)
+            spec = get_model_spec(model)
+            ratio = nearest_ratio(spec, request.width, request.height)
+            tier = choose_tier(spec, ratio, request.width, request.height)
+            seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+            payload = gemini.build_payload(
+                request, spec, seed=seed, aspect_ratio=ratio, image_size=tier,
+                system_instruction=self.system_instruction,
+                safety_settings=self.safety_settings,
+            )
+            call.body = gemini.encode_payload(payload)
+        except GenerationError as exc:
+            _record_failure(call, exc)
+            raise
         reply = await self._send_with_retries(call)
         try:
             image, mime = await _exact_size(reply.image_data, request.width, request.height)
         except GenerationError as exc:
             _record_failure(call, exc)
             raise
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        logger.info(
-            "generation succeeded id=%s model=%s attempts=%d latency_ms=%d ratio=%s size=%s",
-            call.generation_id, model, call.attempts, elapsed_ms, ratio, tier,
-        )
+        elapsed_ms = call.elapsed_ms()
+        call.log(logging.INFO, "generation succeeded", status="ok", latency_ms=elapsed_ms,
+                 ratio=ratio, size=tier)
         return GenerationResponse(
             image_data=image, generation_id=call.generation_id, seed=seed,
             inference_time_ms=elapsed_ms, mime_type=mime, width=request.width,
@@ -244,27 +271,25 @@ class AIGenerationClient:
     def _is_retryable(self, exc: BaseException) -> bool:
         if not isinstance(exc, GenerationError) or not exc.retryable:
             return False
-        if isinstance(exc, RateLimitError):
-            # A daily quota or a wait longer than we may sleep goes back to the caller
-            # at once, so it can reschedule instead of holding a worker.
-            return not exc.per_day and (exc.retry_after or 0.0) <= self.max_retry_wait
-        return True
+        if isinstance(exc, RateLimitError) and exc.per_day:
+            return False
+        # A wait the server asks for (a 429's or a 5xx's) that is longer than we may sleep
+        # goes back to the caller at once, so it can reschedule instead of holding a worker.
+        return (_server_wait(exc) or 0.0) <= self.max_retry_wait
 
     def _wait_for(self, retry_state: RetryCallState) -> float:
         exc = _failure(retry_state)
-        server_wait = getattr(exc, "retry_after", None)
-        if server_wait is not None:
-            return float(server_wait)
+        server_wait = _server_wait(exc)
+        if server_wait is not None:  # at most max_retry_wait: longer ones are not retried
+            return server_wait
         backoff = wait_exponential_jitter(initial=1, exp_base=2, max=self.max_retry_wait, jitter=1)
         return float(backoff(retry_state))
 
     def _before_sleep(self, call: _Call, retry_state: RetryCallState) -> None:
         exc = _failure(retry_state)
         wait = retry_state.upcoming_sleep
-        logger.info(
-            "retrying id=%s model=%s attempt=%d code=%s wait=%.3fs",
-            call.generation_id, call.model, call.attempts, exc.code, wait,
-        )
+        call.log(logging.INFO, "retrying", status=exc.code, latency_ms=call.elapsed_ms(),
+                 wait=f"{wait:.3f}s")
         if self.on_retry is not None:
             self.on_retry(RetryEvent(call.generation_id, call.attempts, exc, wait))
 
@@ -287,15 +312,18 @@ class AIGenerationClient:
             raise GenerationTimeoutError(self.deadline, attempts=call.attempts)
         started = time.monotonic()
         limit = min(self.timeout, remaining)
-        status = 0
+        status: int | str = "error"  # the HTTP status, or the error code when none came
         try:
             async with contextlib.AsyncExitStack() as held:
                 if self.limiter is not None:
                     # Waiting for capacity is bounded by the call's deadline only: the
                     # per-attempt timeout is for the request, which has not been sent yet.
+                    # A 429's cooldown longer than max_retry_wait raises RateLimitError,
+                    # which is not retried: the caller reschedules, as after the 429.
                     try:
                         async with asyncio.timeout(remaining):
-                            await held.enter_async_context(self.limiter.slot(call.model))
+                            await held.enter_async_context(
+                                self.limiter.slot(call.model, max_wait=self.max_retry_wait))
                     except TimeoutError:
                         call.deadline_hit = True
                         raise GenerationTimeoutError(
@@ -314,14 +342,15 @@ class AIGenerationClient:
                 self.limiter.cooldown(call.model, error.retry_after or 0.0)
             raise error
         except TimeoutError as exc:
-            status = -1
+            status = GenerationTimeoutError.code
             raise GenerationTimeoutError(limit, attempts=call.attempts) from exc
+        except GenerationError as exc:
+            if not isinstance(status, int):  # no reply: a timeout, connection error, pause
+                status = exc.code
+            raise
         finally:
-            logger.info(
-                "attempt id=%s model=%s attempt=%d status=%s latency_ms=%d",
-                call.generation_id, call.model, call.attempts, status or "error",
-                int((time.monotonic() - started) * 1000),
-            )
+            call.log(logging.INFO, "attempt", status=status,
+                     latency_ms=int((time.monotonic() - started) * 1000))
 
     async def _post(self, call: _Call) -> tuple[int, httpx.Headers, bytes]:
         pool = await self.pools.get()

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from pyrate_limiter import Duration, Limiter, Rate
 
+from .errors import RateLimitError
+
 # The server counts a request from when it arrives, we from when we send it; a first
 # request that was slow to arrive (a new connection) leaves the server's window later
 # than ours, so our window is kept a little longer than the server's minute.
@@ -25,13 +27,25 @@ WINDOW_MARGIN_MS = 1000
 class RateLimiter(Protocol):
     """What the client needs from a limiter."""
 
-    def slot(self, model: str) -> AbstractAsyncContextManager[None]:
-        """Wait until one request to ``model`` may start; hold the slot while it runs."""
+    def slot(self, model: str, *,
+             max_wait: float | None = None) -> AbstractAsyncContextManager[None]:
+        """Wait until one request to ``model`` may start; hold the slot while it runs.
+
+        A cooldown that would keep the request waiting longer than ``max_wait`` seconds
+        is not waited out: ``cooling_down(model, remaining)`` is raised at once instead.
+        """
         ...
 
     def cooldown(self, model: str, seconds: float) -> None:
         """The server asked for a pause: start no request to ``model`` for ``seconds``."""
         ...
+
+
+def cooling_down(model: str, remaining: float) -> RateLimitError:
+    """The error for a request that a cooldown would hold past the wait its caller allows:
+    the caller reschedules it after ``retry_after``, as after the 429 that began it."""
+    return RateLimitError(
+        remaining, f"Rate limited: {model} is paused after a 429; retry after {remaining:.1f}s")
 
 
 class _InFlight:
@@ -107,8 +121,8 @@ class LocalRateLimiter:
             self._resume_at[model] = max(self._resume_at.get(model, 0.0), until)
 
     @asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
-        await self._wait_cooldown(model)
+    async def slot(self, model: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
+        await self._wait_cooldown(model, max_wait)
         in_flight = self._in_flight_for(model)
         if in_flight is not None:
             await in_flight.acquire()
@@ -121,12 +135,14 @@ class LocalRateLimiter:
             if in_flight is not None:
                 in_flight.release()
 
-    async def _wait_cooldown(self, model: str) -> None:
+    async def _wait_cooldown(self, model: str, max_wait: float | None) -> None:
         while True:
             with self._lock:
                 remaining = self._resume_at.get(model, 0.0) - time.monotonic()
             if remaining <= 0:
                 return
+            if max_wait is not None and remaining > max_wait:
+                raise cooling_down(model, remaining)
             await asyncio.sleep(remaining)
 
     def _window_for(self, model: str) -> Limiter | None:

@@ -131,8 +131,11 @@ def rate_limited(
     return ApiError(429, "RESOURCE_EXHAUSTED", message, outcome, details, headers or {})
 
 
-def unavailable(message: str = OVERLOADED) -> ApiError:
-    return ApiError(503, "UNAVAILABLE", message, "unavailable")
+def unavailable(message: str = OVERLOADED, retry_after: str | None = None) -> ApiError:
+    """503 UNAVAILABLE; ``retry_after`` adds the header a proxy or load balancer may send
+    (Gemini's own 503s carry no wait)."""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return ApiError(503, "UNAVAILABLE", message, "unavailable", headers=headers)
 
 
 def internal(message: str = INTERNAL) -> ApiError:
@@ -162,7 +165,8 @@ def for_fault(fault: Fault, model: str) -> ApiError | None:
         error.message = fault.text("message", error.message)
         return error
     if kind == "unavailable":
-        return unavailable(fault.text("message", OVERLOADED))
+        wait = fault.params.get("retry_after")
+        return unavailable(fault.text("message", OVERLOADED), None if wait is None else str(wait))
     if kind == "internal":
         return internal(fault.text("message", INTERNAL))
     if kind == "deadline":

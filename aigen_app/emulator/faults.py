@@ -18,7 +18,7 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "rate_limit": frozenset({"retry_delay"}),
     "rate_limit_header": frozenset({"retry_after"}),
     "daily_quota": frozenset({"message"}),
-    "unavailable": frozenset({"message"}),
+    "unavailable": frozenset({"message", "retry_after"}),
     "internal": frozenset({"message"}),
     "deadline": frozenset({"message"}),
     "bad_request": frozenset({"message"}),

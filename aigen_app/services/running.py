@@ -34,6 +34,7 @@ from ..client import (
     MediaAssetInput,
     NoImageError,
     RateLimitError,
+    ServerError,
 )
 from ..conf import aigen_settings
 from ..gateway import get_client
@@ -83,6 +84,8 @@ def run_generation(generation_id: str) -> str:
                        error_message=exc.message, block_reason=exc.reason[:200],
                        api_attempts=exc.attempts)
     except GenerationError as exc:
+        if isinstance(exc, ServerError) and _asks_a_long_wait(exc):
+            return _rate_limited(generation, token, exc)
         finish_reason = exc.finish_reason if isinstance(exc, NoImageError) else ""
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=exc.message, finish_reason=finish_reason[:64],
@@ -213,16 +216,24 @@ def _model_parts(response: GenerationResponse, image_name: str, image_sha256: st
     return parts
 
 
-def _rate_limited(generation: Generation, token: Any, exc: RateLimitError) -> str:
+def _asks_a_long_wait(exc: ServerError) -> bool:
+    """A 5xx whose Retry-After is longer than the client sleeps: it came back at once,
+    unretried, so it is deferred like a long 429 rather than failed."""
+    return exc.retry_after is not None and exc.retry_after > float(aigen_settings.MAX_RETRY_WAIT)
+
+
+def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | ServerError) -> str:
     """Defer the generation past the server's requested wait, or fail saying why not."""
-    if exc.per_day:
+    if isinstance(exc, RateLimitError) and exc.per_day:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=f"The API's daily quota is exhausted: {exc.message}",
                        api_attempts=exc.attempts)
     wait = exc.retry_after if exc.retry_after is not None else float(
         aigen_settings.RATE_LIMIT_DEFAULT_WAIT)
     max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
-    reason = (f"Rate limited by the API (retry after {wait:g}s, longer than the "
+    refusal = ("Rate limited by the API" if isinstance(exc, RateLimitError)
+               else f"The API is unavailable ({exc.message})")
+    reason = (f"{refusal} (retry after {wait:g}s, longer than the "
               f"{float(aigen_settings.MAX_RETRY_WAIT):g}s the client waits)")
     if not can_defer():
         return _finish(

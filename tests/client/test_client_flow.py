@@ -23,6 +23,7 @@ from aigen_app.client import (
     GenerationRequest,
     GenerationTimeoutError,
     InvalidRequestError,
+    LocalRateLimiter,
     RateLimitError,
     RetryEvent,
     ServerError,
@@ -159,6 +160,28 @@ async def test_long_server_wait_raises_at_once_for_rescheduling(
     assert info.value.attempts == 1
 
 
+@pytest.mark.parametrize("status", [500, 503])
+@respx.mock
+async def test_long_server_wait_on_a_5xx_raises_at_once_keeping_its_type(
+        client: AIGenerationClient, sleep: SleepRecorder, status: int) -> None:
+    unavailable = error(status, "overloaded", "UNAVAILABLE", headers={"Retry-After": "120"})
+    route = respx.post(URL).mock(side_effect=[unavailable, ok()])
+    with pytest.raises(ServerError) as info:
+        await client.generate(request())
+    assert info.value.retry_after == 120.0
+    assert route.call_count == 1 and sleep.waits == []
+    assert info.value.attempts == 1
+
+
+@respx.mock
+async def test_short_server_wait_on_a_5xx_is_honoured(
+        client: AIGenerationClient, sleep: SleepRecorder) -> None:
+    unavailable = error(503, "overloaded", "UNAVAILABLE", headers={"Retry-After": "4"})
+    respx.post(URL).mock(side_effect=[unavailable, ok()])
+    response = await client.generate(request())
+    assert sleep.waits == [4.0] and response.attempts == 2
+
+
 @respx.mock
 async def test_daily_quota_is_not_retried(client: AIGenerationClient) -> None:
     route = respx.post(URL).mock(return_value=rate_limited(None, per_day=True))
@@ -266,19 +289,95 @@ async def test_on_retry_reports_reason_and_wait(sleep: SleepRecorder) -> None:
         ("gen-1", 1, "rate_limited", 1.25)]
 
 
+LOG_FIELDS = ("generation_id", "model", "attempt", "status", "latency_ms")
+
+
+def log_lines(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRecord]:
+    """The client's records of one kind, each checked to carry every field in its text
+    and, for JSON formatters, as an ``aigen_`` attribute."""
+    records = [r for r in caplog.records
+               if r.name == "aigen.client" and getattr(r, "aigen_event", None) == event]
+    for record in records:
+        message = record.getMessage()
+        assert message.startswith(event + " ")
+        for name in LOG_FIELDS:
+            value = getattr(record, f"aigen_{name}")
+            assert f"{name}={value}" in message
+        assert isinstance(record.aigen_latency_ms, int)  # type: ignore[attr-defined]
+    return records
+
+
 @respx.mock
 async def test_each_attempt_and_outcome_is_logged(
         client: AIGenerationClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="aigen.client")
     respx.post(URL).mock(side_effect=[error(503, "overloaded", "UNAVAILABLE"), ok()])
     await client.generate(request(generation_id="gen-log"))
-    attempts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("attempt ")]
-    assert len(attempts) == 2
-    assert "attempt=1 status=503" in attempts[0] and "attempt=2 status=200" in attempts[1]
-    assert all("id=gen-log" in a and f"model={MODEL}" in a for a in attempts)
-    assert any(r.getMessage().startswith("generation succeeded id=gen-log")
-               for r in caplog.records)
+    attempts = log_lines(caplog, "attempt")
+    assert [(r.aigen_attempt, r.aigen_status) for r in attempts] == [  # type: ignore[attr-defined]
+        (1, 503), (2, 200)]
+    assert all(r.aigen_generation_id == "gen-log" and r.aigen_model == MODEL  # type: ignore[attr-defined]
+               for r in attempts)
+    [outcome] = log_lines(caplog, "generation succeeded")
+    assert (outcome.aigen_attempt, outcome.aigen_status) == (2, "ok")  # type: ignore[attr-defined]
+    assert "generation_id=gen-log" in outcome.getMessage()
     assert API_KEY not in caplog.text
+
+
+@respx.mock
+async def test_a_failed_generation_logs_its_outcome_with_status_and_latency(
+        client: AIGenerationClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aigen.client")
+    respx.post(URL).mock(return_value=error(400, "Invalid value", "INVALID_ARGUMENT"))
+    with pytest.raises(InvalidRequestError):
+        await client.generate(request(generation_id="gen-fail"))
+    [attempt] = log_lines(caplog, "attempt")
+    assert attempt.aigen_status == 400  # type: ignore[attr-defined]
+    [outcome] = log_lines(caplog, "generation failed")
+    assert outcome.levelno == logging.WARNING
+    assert (outcome.aigen_generation_id, outcome.aigen_attempt,  # type: ignore[attr-defined]
+            outcome.aigen_status, outcome.aigen_http_status) == (  # type: ignore[attr-defined]
+        "gen-fail", 1, "invalid_request", 400)
+    assert "Invalid value" in outcome.getMessage()
+    assert API_KEY not in caplog.text
+
+
+@respx.mock
+async def test_a_blocked_generation_logs_blocked(
+        client: AIGenerationClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aigen.client")
+    respx.post(URL).mock(return_value=httpx.Response(
+        200, json={"promptFeedback": {"blockReason": "SAFETY"}}))
+    with pytest.raises(ContentPolicyError):
+        await client.generate(request())
+    [outcome] = log_lines(caplog, "generation failed")
+    assert outcome.aigen_status == "blocked"  # type: ignore[attr-defined]
+
+
+@respx.mock
+async def test_a_timeout_attempt_logs_its_error_code(
+        client: AIGenerationClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aigen.client")
+    respx.post(URL).mock(side_effect=[httpx.ReadTimeout("slow"), ok()])
+    await client.generate(request())
+    assert [r.aigen_status for r in log_lines(caplog, "attempt")] == [  # type: ignore[attr-defined]
+        "timeout", 200]
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"width": 0}, "invalid_request"),
+    ({"model": "gemini-2.5-flash-image", "enable_grounding": True}, "unsupported_feature"),
+])
+async def test_a_failure_before_any_request_logs_its_outcome(
+        client: AIGenerationClient, caplog: pytest.LogCaptureFixture,
+        kwargs: dict[str, object], code: str) -> None:
+    caplog.set_level(logging.INFO, logger="aigen.client")
+    with pytest.raises(InvalidRequestError):
+        await client.generate(request(generation_id="gen-early", **kwargs))
+    assert log_lines(caplog, "attempt") == []
+    [outcome] = log_lines(caplog, "generation failed")
+    assert (outcome.aigen_generation_id, outcome.aigen_attempt,  # type: ignore[attr-defined]
+            outcome.aigen_status) == ("gen-early", 0, code)  # type: ignore[attr-defined]
 
 
 async def test_grounding_on_a_model_without_it_fails_before_any_request(
@@ -320,7 +419,7 @@ class SlowLimiter:
         self.wait = wait
 
     @contextlib.asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
+    async def slot(self, model: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
         await asyncio.sleep(self.wait)
         yield
 
@@ -346,3 +445,29 @@ async def test_waiting_for_limiter_capacity_is_bounded_by_the_deadline() -> None
         await client.generate(request())
     assert info.value.attempts == 1
     assert route.call_count == 0
+
+
+@respx.mock
+async def test_a_cooldown_longer_than_max_retry_wait_raises_at_once(
+        sleep: SleepRecorder) -> None:
+    limiter = LocalRateLimiter()
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL, sleep=sleep,
+                                limiter=limiter, max_retry_wait=30)
+    limiter.cooldown(MODEL, 120)
+    route = respx.post(URL).mock(return_value=ok())
+    async with asyncio.timeout(2):
+        with pytest.raises(RateLimitError) as info:
+            await client.generate(request())
+    assert info.value.retry_after is not None and 119 <= info.value.retry_after <= 120
+    assert route.call_count == 0 and sleep.waits == []
+
+
+@respx.mock
+async def test_a_short_cooldown_is_waited_out(sleep: SleepRecorder) -> None:
+    limiter = LocalRateLimiter()
+    client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL, sleep=sleep,
+                                limiter=limiter, max_retry_wait=30)
+    limiter.cooldown(MODEL, 0.2)
+    respx.post(URL).mock(return_value=ok())
+    response = await client.generate(request())
+    assert response.attempts == 1

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aigen_app.client import LocalRateLimiter
+from aigen_app.client import LocalRateLimiter, RateLimitError
 
 
 async def test_in_flight_cap_holds_under_concurrency() -> None:
@@ -82,6 +82,29 @@ async def test_cooldown_pauses_new_requests() -> None:
     async with limiter.slot("m"):
         pass
     assert time.monotonic() - started >= 0.25
+
+
+async def test_cooldown_longer_than_max_wait_raises_instead_of_waiting() -> None:
+    limiter = LocalRateLimiter()
+    limiter.cooldown("m", 90)
+    async with asyncio.timeout(1):
+        with pytest.raises(RateLimitError) as info:
+            async with limiter.slot("m", max_wait=30):
+                pass
+    assert info.value.retry_after is not None and 89 <= info.value.retry_after <= 90
+    assert "retry after" in info.value.message
+    # Other models are not paused.
+    async with asyncio.timeout(1), limiter.slot("other", max_wait=30):
+        pass
+
+
+async def test_cooldown_within_max_wait_is_waited_out() -> None:
+    limiter = LocalRateLimiter()
+    limiter.cooldown("m", 0.2)
+    started = time.monotonic()
+    async with limiter.slot("m", max_wait=30):
+        pass
+    assert time.monotonic() - started >= 0.15
 
 
 async def test_cancelled_waiter_does_not_leak_a_slot() -> None:

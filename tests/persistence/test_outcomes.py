@@ -133,6 +133,40 @@ def test_long_rate_limit_fails_clearly_where_the_backend_cannot_defer(
 
 
 @pytest.mark.usefixtures("database_tasks")
+def test_unavailable_with_a_long_retry_after_defers_too(
+    make_user: Any, aigen_emulator: EmulatorServer
+) -> None:
+    generation = pending(make_user())
+    aigen_emulator.inject("unavailable", retry_after="120")
+    before = timezone.now()
+
+    assert services.run_generation(str(generation.pk)) == GenerationStatus.PENDING
+
+    generation.refresh_from_db()
+    assert generation.error_code == "server_error"
+    assert "unavailable" in generation.error_message
+    assert "retry after 120s" in generation.error_message
+    assert generation.run_after is not None
+    assert generation.run_after >= before + timedelta(seconds=119)
+    assert len(aigen_emulator.requests()) == 1  # not slept and retried in the worker
+    Generation.objects.filter(pk=generation.pk).update(run_after=timezone.now())
+    assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
+
+
+@pytest.mark.usefixtures("database_tasks")
+def test_server_errors_without_a_long_wait_still_fail(
+    make_user: Any, aigen_emulator: EmulatorServer
+) -> None:
+    generation = pending(make_user())
+    aigen_emulator.inject("internal", times=10)
+    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, MAX_RETRIES=0)):
+        services.run_generation(str(generation.pk))
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.error_code == "server_error"
+
+
+@pytest.mark.usefixtures("database_tasks")
 def test_rate_limited_past_the_attempt_budget_fails(
     make_user: Any, aigen_emulator: EmulatorServer
 ) -> None:
