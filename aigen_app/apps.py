@@ -8,3 +8,7 @@ class AigenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, conf  # noqa: F401  (registers checks and signal receivers)
+        from .services import files
+
+        # Deleting a row that names a file deletes the file after the commit.
+        files.connect_receivers()

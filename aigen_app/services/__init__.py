@@ -7,6 +7,8 @@ admin, commands and tasks call these and stay thin.
 - ``retry_generation`` / ``cancel_generation``.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
 - ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
+- ``files``: deleting any row that names a file deletes the file after the commit,
+  unless another row names it (post_delete receivers connected in ``AigenConfig.ready``).
 - ``add_media_asset``: store an uploaded asset, deduplicated per owner.
 - ``delete_media_asset``: delete an asset (refused while a pending or running
   generation uses it); its file goes after the commit unless a conversation still

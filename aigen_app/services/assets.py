@@ -7,10 +7,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
-from ..models import AssetType, Generation, GenerationAsset, GenerationStatus, MediaAsset, TurnPart
-from ..storage import get_storage, written_files
+from ..models import AssetType, GenerationAsset, GenerationStatus, MediaAsset
+from ..storage import written_files
 from . import inputs
 from .errors import AssetInUse
 
@@ -72,7 +71,6 @@ def delete_media_asset(asset: MediaAsset) -> None:
     would be sent without it (a finished generation keeps what it was sent in its
     turn; retrying one whose asset is gone is refused by ``retry_generation``).
     """
-    name = asset.image.name or ""
     with transaction.atomic():
         # The lock creation takes on the assets it links (``creation._lock_assets``):
         # a generation being stored right now is seen here once it commits.
@@ -85,24 +83,6 @@ def delete_media_asset(asset: MediaAsset) -> None:
         )
         if waiting:
             raise AssetInUse(waiting)
+        # Its file goes after the commit, unless a row still names it
+        # (``files.delete_after_commit``, through the post_delete receiver).
         asset.delete()
-        if name:
-            transaction.on_commit(lambda: _delete_unreferenced(name))
-
-
-def _delete_unreferenced(name: str) -> None:
-    # Checked after the commit, against what is committed: a row written meanwhile by
-    # another transaction keeps the file too.
-    if (
-        TurnPart.objects.filter(image=name).exists()
-        or Generation.objects.filter(Q(image=name) | Q(reference_image=name)).exists()
-        or MediaAsset.objects.filter(image=name).exists()
-    ):
-        return
-    try:
-        get_storage().delete(name)
-    except Exception:
-        # The row is gone already; the file is an orphan that sweep_orphan_files
-        # (``aigen_recover --sweep-files``) removes later. Failing the caller now would
-        # report a deletion that did happen as an error.
-        logger.exception("could not delete the file %s of a deleted media asset", name)

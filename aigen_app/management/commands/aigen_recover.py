@@ -26,6 +26,16 @@ def seconds(value: str) -> float:
     return number
 
 
+def months(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ArgumentTypeError(f"{value!r} is not a number of months") from None
+    if number < 1:
+        raise ArgumentTypeError("must be one month or more")
+    return number
+
+
 class Command(BaseCommand):
     help = (
         "Queue again, or fail with a reason, generations stuck 'running' past their "
@@ -42,17 +52,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sweep-files", type=seconds, nargs="?", const=3600.0, default=None,
             metavar="SECONDS",
-            help="Also delete files of the last two months that no row refers to and that "
-                 "are older than SECONDS (default 3600), e.g. left by a caller's rolled-back "
-                 "transaction.",
+            help="Also delete files that no row refers to and that are older than SECONDS "
+                 "(default 3600), e.g. left by a caller's rolled-back transaction.",
+        )
+        parser.add_argument(
+            "--sweep-months", type=months, default=None, metavar="MONTHS",
+            help="With --sweep-files, only look at the date folders of the last MONTHS "
+                 "months (default: every folder).",
         )
         parser.add_argument("--json", action="store_true", dest="as_json",
                             help="Print what was done as JSON.")
 
     def handle(self, *args: Any, pending_after: float | None, sweep_files: float | None,
-               as_json: bool, **options: Any) -> None:
+               sweep_months: int | None, as_json: bool, **options: Any) -> None:
         report = recover_generations(pending_after=pending_after)
-        swept = [] if sweep_files is None else sweep_orphan_files(older_than=sweep_files)
+        swept = [] if sweep_files is None else sweep_orphan_files(older_than=sweep_files,
+                                                                  months=sweep_months)
         if as_json:
             self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept}))
             return
