@@ -3,8 +3,10 @@
 The services delete the files of their own failed transactions at once
 (``storage.written_files``). A file can still be orphaned when a service runs inside a
 *caller's* transaction (``ATOMIC_REQUESTS``, a view's ``atomic()``) that rolls back after
-the service returned: Django offers no rollback hook. This sweep, run on a schedule
-through ``manage.py aigen_recover --sweep-files``, is the safety net.
+the service returned: Django offers no rollback hook. A caller that wraps its transaction
+in ``written_files()`` itself (``manage.py generate`` does) gets those files deleted too;
+for the others this sweep, run on a schedule through ``manage.py aigen_recover
+--sweep-files``, is the safety net.
 """
 
 from __future__ import annotations
