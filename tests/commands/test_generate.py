@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, stored_files
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,20 +132,58 @@ def test_outcomes_have_distinct_exit_codes(aigen_emulator: Any, tmp_path: Path, 
         ["--refine", "00000000-0000-4000-8000-000000000000"],
         ["--user", "nobody"],
         ["--seed", "abc"],
+        ["--reference", "{gif}"],
+        ["--reference", "{bmp}"],
+        ["--reference", "{truncated}"],
+        ["--asset", "{truncated}:logo"],
+        ["--asset", "{gif}"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_no_row(aigen_emulator: Any, tmp_path: Path,
+                                                       media_storage: Path,
                                                        args: list[str]) -> None:
-    image = tmp_path / "ok.png"
-    image.write_bytes(png_bytes())
-    args = [a.replace("{png}", str(image)) for a in args]
+    args = [a.format(**image_files(tmp_path)) for a in args]
     with pytest.raises(CommandError) as info:
         generate("A fox", *args)
     assert info.value.returncode == 2
     assert "\n" not in str(info.value).strip()
     assert Generation.objects.count() == 0
     assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == []
     assert aigen_emulator.requests() == []
+
+
+def image_files(folder: Path) -> dict[str, str]:
+    """Paths of a good PNG and of images the API refuses: GIF, BMP, a half JPEG (noise,
+    so that the half still holds the whole header and Image.verify() passes it)."""
+    noise = Image.frombytes("RGB", (128, 128), random.Random(1).randbytes(128 * 128 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    files = {"png": png_bytes(), "gif": png_bytes(fmt="GIF"), "bmp": png_bytes(fmt="BMP"),
+             "truncated": jpeg[: len(jpeg) // 2]}
+    paths = {}
+    for name, data in files.items():
+        path = folder / f"{name}.img"
+        path.write_bytes(data)
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("gif", "The file is a GIF image"), ("bmp", "The file is a BMP image"),
+     ("truncated", "The image is truncated.")],
+)
+def test_images_the_api_refuses_are_argument_errors_with_the_apis_message(
+        aigen_emulator: Any, tmp_path: Path, kind: str, message: str) -> None:
+    """The same checks as POST /api/assets/, at parse time: one line, exit 2."""
+    path = image_files(tmp_path)[kind]
+    with pytest.raises(CommandError) as info:
+        generate("A fox", "--reference", path)
+    assert info.value.returncode == 2
+    assert str(info.value).startswith(f"argument --reference: {path}: {message}")
+    assert "\n" not in str(info.value)
 
 
 def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any,
@@ -188,3 +227,4 @@ def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0
     assert "size must look like 1280x720" in bad.stderr
+

@@ -121,15 +121,14 @@ class Command(BaseCommand):
         size = options["size"]
         common: dict[str, Any] = {
             "owner": owner, "model": options["model"], "seed": options["seed"],
-            "reference_image": options["reference"].read_bytes() if options["reference"]
-            else None,
+            "reference_image": options["reference"].data if options["reference"] else None,
         }
         try:
             with transaction.atomic():
                 common["media_assets"] = [
-                    services.add_media_asset(a.path.read_bytes(), owner=owner,
+                    services.add_media_asset(a.image.data, owner=owner,
                                              asset_type=a.asset_type,
-                                             display_name=a.display_name or a.path.stem)
+                                             display_name=a.display_name or a.image.path.stem)
                     for a in options["asset"]
                 ]
                 if parent is not None:
