@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -186,16 +187,68 @@ def test_images_the_api_refuses_are_argument_errors_with_the_apis_message(
     assert "\n" not in str(info.value)
 
 
-def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any,
-                                                        tmp_path: Path) -> None:
+def refused(*args: str) -> tuple[str, CommandError]:
+    """Run a request the services refuse; return its stderr and the error."""
+    err = io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("generate", *args, stdout=io.StringIO(), stderr=err)
+    return err.getvalue(), info.value
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["   "],
+        ["A fox", "--model", "gemini-2.5-flash-image", *["--asset", "{png}"] * 4],
+        ["A fox", "--model", "gemini-2.5-flash-image", "--asset", "{png}", "--grounding"],
+        ["A fox", "--model", "gemini-2.5-flash-image", "--reference", "{png}",
+         "--asset", "{png}", "--grounding"],
+    ],
+    ids=["empty-prompt", "too-many-images", "grounding-unsupported", "reference-and-grounding"],
+)
+def test_refused_requests_print_one_line_and_leave_no_row_and_no_file(
+        aigen_emulator: Any, tmp_path: Path, media_storage: Path, make_user: Any,
+        args: list[str]) -> None:
+    """Refused by the services after the assets were stored: the transaction takes rows
+    and files back, and nothing (emulator banner, progress) was printed before."""
+    make_user("ada")
+    # A different image each time: four assets, four files, before the refusal.
+    images = iter(range(4))
+
+    def image() -> str:
+        index = next(images)
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(png_bytes(color=(index, index, index)))
+        return str(path)
+
+    args = [image() if a == "{png}" else a for a in args]
+    err, error = refused(*args, "--user", "ada", "--emulator")
+    assert error.returncode == 2
+    assert "\n" not in str(error)
+    assert err == ""
+    assert Generation.objects.count() == 0
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == []
+    assert aigen_emulator.requests() == []
+
+
+def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any, tmp_path: Path,
+                                                        media_storage: Path) -> None:
     aigen_emulator.inject("bad_request")
     with pytest.raises(CommandError):
         generate("A fox", "--size", "64x64")
     failed = Generation.objects.get()
-    with pytest.raises(CommandError) as info:
-        generate("again", "--refine", str(failed.id))
-    assert info.value.returncode == 2
+    before = stored_files(media_storage)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png_bytes())
+    err, error = refused("again", "--refine", str(failed.id), "--asset", str(logo),
+                         "--emulator")
+    assert error.returncode == 2
+    assert str(error) == "Only a succeeded generation can be refined; this one is failed."
+    assert err == ""
     assert Generation.objects.count() == 1
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == before
 
 
 def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -> None:
@@ -228,3 +281,31 @@ def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -
     assert bad.stderr.strip().count("\n") == 0
     assert "size must look like 1280x720" in bad.stderr
 
+
+def test_a_refused_request_from_a_shell_prints_one_line(tmp_path: Path) -> None:
+    """No emulator banner, no progress: the refusal is the only line, nothing stored."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "DATABASE_URL")}
+    database = tmp_path / "shell.sqlite3"
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    media = tmp_path / "media"
+    env["DJANGO_MEDIA_ROOT"] = str(media)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, timeout=120)  # noqa: S603
+    assets = []
+    for index in range(4):
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(png_bytes(color=(index, 0, 0)))
+        assets += ["--asset", str(path)]
+    result = subprocess.run(  # noqa: S603
+        [*manage, "generate", "x", "--model", "gemini-2.5-flash-image", *assets],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "accepts at most 3 input images" in result.stderr
+    assert result.stdout == ""
+    assert not media.exists() or stored_files(media) == []
+    with sqlite3.connect(database) as db:
+        counts = [db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+                  for table in ("aigen_app_generation", "aigen_app_mediaasset")]
+    assert counts == [0, 0]
