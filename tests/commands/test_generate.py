@@ -309,3 +309,15 @@ def test_a_refused_request_from_a_shell_prints_one_line(tmp_path: Path) -> None:
         counts = [db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
                   for table in ("aigen_app_generation", "aigen_app_mediaasset")]
     assert counts == [0, 0]
+
+
+def test_a_model_missing_from_the_catalog_is_sent_as_given(aigen_emulator: Any,
+                                                           tmp_path: Path) -> None:
+    """Kept on purpose (``catalog.get_model_spec``): an id the catalog does not know may
+    be a new release, so the API, not the app, decides; here the API does not know it."""
+    with pytest.raises(CommandError) as info:
+        generate("A fox", "--model", "gemini-9-image", "--size", "64x64",
+                 "--output", str(tmp_path / "f.png"))
+    assert info.value.returncode == 1
+    assert Generation.objects.get().model == "gemini-9-image"
+    assert [r.model for r in aigen_emulator.requests()] == ["gemini-9-image"]
