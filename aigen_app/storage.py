@@ -4,7 +4,9 @@ Rows keep storage *names* only (never URLs, which may be signed and expire). Eve
 gets a fresh key, so nothing is ever overwritten. ``written_files`` pairs file writes
 with the database work that records them: if that work fails, the files are deleted, so
 no file outlives a rolled-back transaction and no row points at a file that failed to
-write (rows are only written after their files).
+write (rows are only written after their files). Blocks nest: a caller that composes
+several services in one transaction of its own wraps it in ``written_files()`` too, and
+the files the services wrote go if that transaction fails.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import mimetypes
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
@@ -23,6 +26,7 @@ from typing import IO, Any
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
+from django.db import transaction
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from PIL import Image, UnidentifiedImageError
@@ -135,13 +139,17 @@ def read_file(name: str) -> bytes:
 class FileBatch:
     """Files written for one unit of work, so they can be removed if it fails."""
 
-    def __init__(self) -> None:
+    def __init__(self, enclosing: FileBatch | None = None) -> None:
         self.names: list[str] = []
+        self.enclosing = enclosing
 
     def save(self, kind: str, data: bytes, mime_type: str) -> str:
         """Write ``data`` under a fresh key and return the name the storage chose."""
         name = get_storage().save(new_name(kind, mime_type), ContentFile(data))
-        self.names.append(name)
+        batch: FileBatch | None = self
+        while batch is not None:
+            batch.names.append(name)
+            batch = batch.enclosing
         return name
 
     def discard(self) -> None:
@@ -153,7 +161,14 @@ class FileBatch:
                 storage.delete(name)
             except Exception:
                 logger.exception("could not delete orphaned file %s", name)
+        batch = self.enclosing
+        while batch is not None:
+            batch.names = [name for name in batch.names if name not in self.names]
+            batch = batch.enclosing
         self.names.clear()
+
+
+_current_batch: ContextVar[FileBatch | None] = ContextVar("aigen_file_batch", default=None)
 
 
 @contextmanager
@@ -163,10 +178,22 @@ def written_files() -> Iterator[FileBatch]:
     Write the files first, then the rows inside a ``transaction.atomic()`` nested in
     this block: a failed write raises before any row exists, and a failed or
     rolled-back transaction raises out of the block and takes the files with it.
+
+    A block opened inside a transaction, within another ``written_files()`` block, also
+    hands its files to that enclosing batch: its rows commit only with the enclosing
+    transaction, so they are the enclosing block's to lose. A block opened outside any
+    transaction (an ``on_commit`` callback, say) commits its rows itself and keeps its
+    files whatever happens around it.
     """
-    batch = FileBatch()
+    enclosing = _current_batch.get()
+    if enclosing is not None and not transaction.get_connection().in_atomic_block:
+        enclosing = None
+    batch = FileBatch(enclosing)
+    token = _current_batch.set(batch)
     try:
         yield batch
     except BaseException:
         batch.discard()
         raise
+    finally:
+        _current_batch.reset(token)

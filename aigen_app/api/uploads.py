@@ -1,48 +1,22 @@
-"""Checking an uploaded image before anything is stored or sent.
-
-The content decides, never the file name or the declared type: it must be a complete PNG,
-JPEG, WebP or HEIC/HEIF image, within ``AIGEN["MAX_IMAGE_BYTES"]`` and
-``AIGEN["MAX_IMAGE_PIXELS"]``, with nothing before or after the image and no markup in
-it. HEIC/HEIF needs the optional ``pillow-heif`` package (``pip install 'aigen[heif]'``);
-such images are converted to JPEG (PNG when they have transparency), because the model
-API and the services take PNG, JPEG and WebP.
-"""
+"""Checking an uploaded image before anything is stored or sent: the declared type and
+the size here, the content with the checks ``manage.py generate`` uses too
+(``aigen_app.image_checks``), their refusals turned into the REST framework's."""
 
 from __future__ import annotations
 
-import io
-import re
-import struct
-import warnings
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files import File
-from PIL import Image
 from rest_framework.exceptions import ValidationError
 
+from .. import image_checks
 from ..conf import aigen_settings
-from . import containers
 
-try:
-    import pillow_heif
-except ImportError:  # optional: HEIC/HEIF uploads are refused without it
-    pillow_heif = None  # type: ignore[assignment]
-
-ACCEPTED = "PNG, JPEG, WebP or HEIC/HEIF"
+ACCEPTED = image_checks.ACCEPTED
 # Declared types a browser may send for an image it cannot name; anything else that is
 # not image/* (text/html, application/javascript...) announces something that is no image.
 NEUTRAL_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-# Browsers render these when a file is opened directly; no image needs them.
-MARKUP = re.compile(
-    rb"<(?:script|html|body|head|iframe|svg|object|embed|form|meta|\?php)\b|<!doctype"
-    rb"|javascript:",
-    re.IGNORECASE,
-)
-# A ZIP archive's end record: zip tools find an archive by it, wherever it sits.
-ZIP_END = b"PK\x05\x06"
-PILLOW_FORMATS = {"png": {"PNG"}, "jpeg": {"JPEG"}, "webp": {"WEBP"}}
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError)
-BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 
 def invalid(message: str, code: str = "invalid_image") -> ValidationError:
@@ -53,40 +27,14 @@ def validated_image(upload: File[Any]) -> bytes:
     """The bytes to store for ``upload`` (HEIC converted), or a ``ValidationError``."""
     _check_declared_type(getattr(upload, "content_type", "") or "")
     limit = int(aigen_settings.MAX_IMAGE_BYTES)
-    if upload.size is not None and upload.size > limit:
-        raise _too_large(limit)
-    upload.seek(0)
-    data = upload.read(limit + 1)
-    if not data:
-        raise invalid("The file is empty.", code="empty")
-    if len(data) > limit:
-        raise _too_large(limit)
-    return check_image_bytes(data)
+    try:
+        if upload.size is not None:
+            image_checks.check_byte_size(upload.size)
+        upload.seek(0)
+        return image_checks.check_image_bytes(upload.read(limit + 1))
+    except DjangoValidationError as exc:
+        raise invalid(exc.messages[0], code=exc.code or "invalid_image") from None
 
-
-def check_image_bytes(data: bytes) -> bytes:
-    """``data`` if it is one complete, acceptable image (HEIC converted), else raise."""
-    kind = containers.sniff(data)
-    if kind is None:
-        raise invalid(f"The file is {containers.describe(data)}, not a {ACCEPTED} image, "
-                      "whatever its name says.", code="unsupported_format")
-    _check_structure(kind, data)
-    if kind == "heif":
-        return _converted_heif(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data), formats=sorted(PILLOW_FORMATS[kind])) as image:
-                _check_pixels(*image.size)
-                image.load()
-        except ValidationError:
-            raise
-        except BOMB_ERRORS:  # Pillow's own guard, for sizes far above any sane cap
-            raise _too_many_pixels() from None
-        except DECODE_ERRORS:
-            raise invalid("The image could not be decoded: it is truncated or corrupt.",
-                          code="corrupt_image") from None
-    return data
 
 
 def _check_declared_type(content_type: str) -> None:
@@ -95,63 +43,3 @@ def _check_declared_type(content_type: str) -> None:
         return
     raise invalid(f"The file was sent as {declared}; send an image ({ACCEPTED}).",
                   code="unsupported_format")
-
-
-def _check_structure(kind: str, data: bytes) -> None:
-    try:
-        layout = containers.layout(kind, data)
-    except containers.Truncated:
-        raise invalid("The image is truncated.", code="corrupt_image") from None
-    except (ValueError, struct.error):
-        raise invalid("The image could not be decoded: it is truncated or corrupt.",
-                      code="corrupt_image") from None
-    if data[layout.end:].strip(b"\x00"):
-        raise invalid("The file carries other data after the image (a polyglot file); "
-                      "save the image again and upload that.", code="polyglot")
-    metadata = b"".join(layout.metadata)
-    if MARKUP.search(metadata) or ZIP_END in metadata:
-        raise invalid("The file carries markup, script or an archive inside the image; "
-                      "save the image again and upload that.", code="polyglot")
-
-
-def _check_pixels(width: int, height: int) -> None:
-    if width < 1 or height < 1:
-        raise invalid("The image has no pixels.", code="corrupt_image")
-    cap = int(aigen_settings.MAX_IMAGE_PIXELS)
-    if width * height > cap:
-        raise _too_many_pixels(f"{width}x{height} pixels")
-
-
-def _too_many_pixels(size: str = "too many pixels") -> ValidationError:
-    cap = int(aigen_settings.MAX_IMAGE_PIXELS)
-    return invalid(f"The image declares {size}, more than {cap} "
-                   "(AIGEN['MAX_IMAGE_PIXELS']).", code="too_many_pixels")
-
-
-def _converted_heif(data: bytes) -> bytes:
-    if pillow_heif is None:
-        raise invalid("HEIC/HEIF images are not supported on this server (it needs the "
-                      "pillow-heif package); upload a PNG, JPEG or WebP image.",
-                      code="unsupported_format")
-    try:
-        heif: Any = pillow_heif.open_heif(io.BytesIO(data))
-        _check_pixels(*heif.size)
-        image = heif.to_pillow()
-    except ValidationError:
-        raise
-    except BOMB_ERRORS:
-        raise _too_many_pixels() from None
-    except (*DECODE_ERRORS, RuntimeError):
-        raise invalid("The image could not be decoded: it is truncated or corrupt.",
-                      code="corrupt_image") from None
-    buffer = io.BytesIO()
-    if image.mode in ("RGBA", "LA") or "transparency" in image.info:
-        image.save(buffer, format="PNG")
-    else:
-        image.convert("RGB").save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
-
-
-def _too_large(limit: int) -> ValidationError:
-    return invalid(f"The file is larger than {limit} bytes (AIGEN['MAX_IMAGE_BYTES']).",
-                   code="too_large")

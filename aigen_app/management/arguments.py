@@ -9,9 +9,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from django.core.exceptions import ValidationError
 
 from ..client.catalog import MAX_EDGE
+from ..image_checks import check_byte_size, check_image_bytes
 from ..models import AssetType
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
@@ -30,22 +31,32 @@ def image_size(value: str) -> tuple[int, int]:
     return width, height
 
 
-def image_file(value: str) -> Path:
-    """An existing file that decodes as an image."""
+@dataclass(frozen=True)
+class ImageArgument:
+    path: Path
+    # What to send: the file's bytes, or the JPEG/PNG a HEIC/HEIF file was converted to.
+    data: bytes
+
+
+def image_file(value: str) -> ImageArgument:
+    """An existing file holding an image the REST API would accept for upload: checked
+    by content with the API's own checks (``aigen_app.image_checks``)."""
     path = Path(value)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {value}")
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(f"not an image file: {value} ({exc})") from exc
-    return path
+        check_byte_size(path.stat().st_size)
+        data = check_image_bytes(path.read_bytes())
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(f"{value}: {exc.messages[0]}") from None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {exc.strerror}") from None
+    return ImageArgument(path, data)
 
 
 @dataclass(frozen=True)
 class AssetArgument:
-    path: Path
+    image: ImageArgument
     asset_type: str
     display_name: str
 

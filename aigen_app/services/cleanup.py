@@ -4,9 +4,11 @@ The services delete the files of their own failed transactions at once
 (``storage.written_files``), and the files of deleted rows after the commit
 (``services.files``). A file can still be orphaned when a service runs inside a
 *caller's* transaction (``ATOMIC_REQUESTS``, a view's ``atomic()``) that rolls back after
-the service returned (Django offers no rollback hook), when a delete failed in storage,
-or when rows went by raw SQL. This sweep, run on a schedule through
-``manage.py aigen_recover --sweep-files``, is the safety net.
+the service returned (Django offers no rollback hook; a caller that wraps its
+transaction in ``written_files()`` itself, as ``manage.py generate`` does, gets those
+files deleted too), when a delete failed in storage, or when rows went by raw SQL. This
+sweep, run on a schedule through ``manage.py aigen_recover --sweep-files``, is the
+safety net.
 """
 
 from __future__ import annotations

@@ -18,8 +18,7 @@ from django.test import override_settings
 from PIL import Image
 from rest_framework.test import APIClient
 
-from aigen_app import services
-from aigen_app.api import uploads
+from aigen_app import image_checks, services
 from aigen_app.models import MediaAsset
 from tests.api.conftest import streamed
 from tests.api.storages import s3_server
@@ -112,7 +111,7 @@ def test_truncated_heic_is_refused(api: APIClient, media_storage: Path) -> None:
 def test_heic_without_pillow_heif_is_refused_with_a_reason(
     api: APIClient, monkeypatch: pytest.MonkeyPatch, media_storage: Path
 ) -> None:
-    monkeypatch.setattr(uploads, "pillow_heif", None)
+    monkeypatch.setattr(image_checks, "pillow_heif", None)
 
     response = upload(api, heic_bytes(), name="IMG_0001.HEIC", content_type="image/heic")
 

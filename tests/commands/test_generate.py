@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, stored_files
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,32 +133,122 @@ def test_outcomes_have_distinct_exit_codes(aigen_emulator: Any, tmp_path: Path, 
         ["--refine", "00000000-0000-4000-8000-000000000000"],
         ["--user", "nobody"],
         ["--seed", "abc"],
+        ["--reference", "{gif}"],
+        ["--reference", "{bmp}"],
+        ["--reference", "{truncated}"],
+        ["--asset", "{truncated}:logo"],
+        ["--asset", "{gif}"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_no_row(aigen_emulator: Any, tmp_path: Path,
+                                                       media_storage: Path,
                                                        args: list[str]) -> None:
-    image = tmp_path / "ok.png"
-    image.write_bytes(png_bytes())
-    args = [a.replace("{png}", str(image)) for a in args]
+    args = [a.format(**image_files(tmp_path)) for a in args]
     with pytest.raises(CommandError) as info:
         generate("A fox", *args)
     assert info.value.returncode == 2
     assert "\n" not in str(info.value).strip()
     assert Generation.objects.count() == 0
     assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == []
     assert aigen_emulator.requests() == []
 
 
-def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any,
-                                                        tmp_path: Path) -> None:
+def image_files(folder: Path) -> dict[str, str]:
+    """Paths of a good PNG and of images the API refuses: GIF, BMP, a half JPEG (noise,
+    so that the half still holds the whole header and Image.verify() passes it)."""
+    noise = Image.frombytes("RGB", (128, 128), random.Random(1).randbytes(128 * 128 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    files = {"png": png_bytes(), "gif": png_bytes(fmt="GIF"), "bmp": png_bytes(fmt="BMP"),
+             "truncated": jpeg[: len(jpeg) // 2]}
+    paths = {}
+    for name, data in files.items():
+        path = folder / f"{name}.img"
+        path.write_bytes(data)
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("gif", "The file is a GIF image"), ("bmp", "The file is a BMP image"),
+     ("truncated", "The image is truncated.")],
+)
+def test_images_the_api_refuses_are_argument_errors_with_the_apis_message(
+        aigen_emulator: Any, tmp_path: Path, kind: str, message: str) -> None:
+    """The same checks as POST /api/assets/, at parse time: one line, exit 2."""
+    path = image_files(tmp_path)[kind]
+    with pytest.raises(CommandError) as info:
+        generate("A fox", "--reference", path)
+    assert info.value.returncode == 2
+    assert str(info.value).startswith(f"argument --reference: {path}: {message}")
+    assert "\n" not in str(info.value)
+
+
+def refused(*args: str) -> tuple[str, CommandError]:
+    """Run a request the services refuse; return its stderr and the error."""
+    err = io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("generate", *args, stdout=io.StringIO(), stderr=err)
+    return err.getvalue(), info.value
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["   "],
+        ["A fox", "--model", "gemini-2.5-flash-image", *["--asset", "{png}"] * 4],
+        ["A fox", "--model", "gemini-2.5-flash-image", "--asset", "{png}", "--grounding"],
+        ["A fox", "--model", "gemini-2.5-flash-image", "--reference", "{png}",
+         "--asset", "{png}", "--grounding"],
+    ],
+    ids=["empty-prompt", "too-many-images", "grounding-unsupported", "reference-and-grounding"],
+)
+def test_refused_requests_print_one_line_and_leave_no_row_and_no_file(
+        aigen_emulator: Any, tmp_path: Path, media_storage: Path, make_user: Any,
+        args: list[str]) -> None:
+    """Refused by the services after the assets were stored: the transaction takes rows
+    and files back, and nothing (emulator banner, progress) was printed before."""
+    make_user("ada")
+    # A different image each time: four assets, four files, before the refusal.
+    images = iter(range(4))
+
+    def image() -> str:
+        index = next(images)
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(png_bytes(color=(index, index, index)))
+        return str(path)
+
+    args = [image() if a == "{png}" else a for a in args]
+    err, error = refused(*args, "--user", "ada", "--emulator")
+    assert error.returncode == 2
+    assert "\n" not in str(error)
+    assert err == ""
+    assert Generation.objects.count() == 0
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == []
+    assert aigen_emulator.requests() == []
+
+
+def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any, tmp_path: Path,
+                                                        media_storage: Path) -> None:
     aigen_emulator.inject("bad_request")
     with pytest.raises(CommandError):
         generate("A fox", "--size", "64x64")
     failed = Generation.objects.get()
-    with pytest.raises(CommandError) as info:
-        generate("again", "--refine", str(failed.id))
-    assert info.value.returncode == 2
+    before = stored_files(media_storage)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png_bytes())
+    err, error = refused("again", "--refine", str(failed.id), "--asset", str(logo),
+                         "--emulator")
+    assert error.returncode == 2
+    assert str(error) == "Only a succeeded generation can be refined; this one is failed."
+    assert err == ""
     assert Generation.objects.count() == 1
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(media_storage) == before
 
 
 def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -> None:
@@ -188,3 +280,44 @@ def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0
     assert "size must look like 1280x720" in bad.stderr
+
+
+def test_a_refused_request_from_a_shell_prints_one_line(tmp_path: Path) -> None:
+    """No emulator banner, no progress: the refusal is the only line, nothing stored."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "DATABASE_URL")}
+    database = tmp_path / "shell.sqlite3"
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    media = tmp_path / "media"
+    env["DJANGO_MEDIA_ROOT"] = str(media)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, timeout=120)  # noqa: S603
+    assets = []
+    for index in range(4):
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(png_bytes(color=(index, 0, 0)))
+        assets += ["--asset", str(path)]
+    result = subprocess.run(  # noqa: S603
+        [*manage, "generate", "x", "--model", "gemini-2.5-flash-image", *assets],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "accepts at most 3 input images" in result.stderr
+    assert result.stdout == ""
+    assert not media.exists() or stored_files(media) == []
+    with sqlite3.connect(database) as db:
+        counts = [db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+                  for table in ("aigen_app_generation", "aigen_app_mediaasset")]
+    assert counts == [0, 0]
+
+
+def test_a_model_missing_from_the_catalog_is_sent_as_given(aigen_emulator: Any,
+                                                           tmp_path: Path) -> None:
+    """Kept on purpose (``catalog.get_model_spec``): an id the catalog does not know may
+    be a new release, so the API, not the app, decides; here the API does not know it."""
+    with pytest.raises(CommandError) as info:
+        generate("A fox", "--model", "gemini-9-image", "--size", "64x64",
+                 "--output", str(tmp_path / "f.png"))
+    assert info.value.returncode == 1
+    assert Generation.objects.get().model == "gemini-9-image"
+    assert [r.model for r in aigen_emulator.requests()] == ["gemini-9-image"]

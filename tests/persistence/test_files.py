@@ -184,3 +184,43 @@ def test_sweep_removes_files_orphaned_by_a_callers_rollback(
     assert stored_files(media_storage) == sorted(
         [kept.reference_image.name or "", asset.image.name or ""]
     )
+
+
+def test_a_callers_written_files_takes_back_what_services_wrote_in_its_transaction(
+    make_user: Any, queued_tasks: Any, media_storage: Path
+) -> None:
+    """A caller composing services in one transaction wraps it in ``written_files()``:
+    when it fails, the files the services wrote inside it go with the rows."""
+    from aigen_app.storage import written_files
+
+    owner = make_user()
+
+    class Refused(Exception):
+        pass
+
+    def caller() -> None:
+        with written_files(), transaction.atomic():
+            asset = services.add_media_asset(png_bytes(color=(1, 2, 3)), owner=owner)
+            services.create_generation("A fox", owner=owner, media_assets=[asset],
+                                       reference_image=png_bytes(color=(4, 5, 6)))
+            assert len(stored_files(media_storage)) == 2
+            raise Refused
+
+    with pytest.raises(Refused):
+        caller()
+    assert Generation.objects.count() == 0
+    assert stored_files(media_storage) == []
+
+    # Work done outside the caller's transaction (an on_commit callback) commits on its
+    # own: its files stay whatever the enclosing block does afterwards.
+    kept: list[str] = []
+
+    def outside_a_transaction() -> None:
+        with written_files():
+            kept.append(services.add_media_asset(png_bytes(color=(7, 8, 9)), owner=owner)
+                        .image.name or "")
+            raise Refused
+
+    with pytest.raises(Refused):
+        outside_a_transaction()
+    assert stored_files(media_storage) == kept

@@ -22,6 +22,7 @@ from ... import services
 from ...client.client import API_KEY_ENV_VARS
 from ...conf import aigen_settings
 from ...models import Generation, GenerationStatus
+from ...storage import written_files
 from .. import arguments
 from ..progress import Progress
 from ..results import EXIT_BAD_ARGUMENTS, EXIT_CODES_HELP, exit_code_for, save_output, summary
@@ -74,11 +75,17 @@ class Command(BaseCommand):
         owner = self._owner(options["user"])
         parent = self._parent(options["refine"])
         with ExitStack() as stack:
-            if options["emulator"] or not _api_key_configured():
-                stack.enter_context(self._emulator(explicit=options["emulator"]))
-            progress = stack.enter_context(Progress(self.stderr))
-            progress.note("refining " + str(parent.id) if parent else "generating")
-            generation = self._start(options, owner, parent)
+            # Everything is recorded (and refused) before anything is printed: a refused
+            # request leaves one line, no row and, its transaction rolled back, no file.
+            # The generation is queued when the transaction commits (and, with the
+            # immediate task backend, runs then), so the emulator and the progress
+            # output start inside it.
+            with written_files(), transaction.atomic():
+                generation = self._start(options, owner, parent)
+                if options["emulator"] or not _api_key_configured():
+                    stack.enter_context(self._emulator(explicit=options["emulator"]))
+                progress = stack.enter_context(Progress(self.stderr))
+                progress.note("refining " + str(parent.id) if parent else "generating")
             # This process works on its own generation: a no-op when the task backend
             # already ran it (immediate) or a worker claimed it first.
             services.run_generation(str(generation.id))
@@ -118,29 +125,28 @@ class Command(BaseCommand):
 
     def _start(self, options: dict[str, Any], owner: Any, parent: Generation | None
                ) -> Generation:
+        """Store the assets and the generation, in the caller's transaction (assets
+        included: a refused generation takes them back)."""
         size = options["size"]
         common: dict[str, Any] = {
             "owner": owner, "model": options["model"], "seed": options["seed"],
-            "reference_image": options["reference"].read_bytes() if options["reference"]
-            else None,
+            "reference_image": options["reference"].data if options["reference"] else None,
         }
         try:
-            with transaction.atomic():
-                common["media_assets"] = [
-                    services.add_media_asset(a.path.read_bytes(), owner=owner,
-                                             asset_type=a.asset_type,
-                                             display_name=a.display_name or a.path.stem)
-                    for a in options["asset"]
-                ]
-                if parent is not None:
-                    return services.refine(
-                        parent, options["prompt"], width=size[0] if size else None,
-                        height=size[1] if size else None,
-                        enable_grounding=True if options["grounding"] else None, **common)
-                width, height = size or (1024, 1024)
-                return services.create_generation(
-                    options["prompt"], width=width, height=height,
-                    enable_grounding=options["grounding"], **common)
+            common["media_assets"] = [
+                services.add_media_asset(a.image.data, owner=owner, asset_type=a.asset_type,
+                                         display_name=a.display_name or a.image.path.stem)
+                for a in options["asset"]
+            ]
+            if parent is not None:
+                return services.refine(
+                    parent, options["prompt"], width=size[0] if size else None,
+                    height=size[1] if size else None,
+                    enable_grounding=True if options["grounding"] else None, **common)
+            width, height = size or (1024, 1024)
+            return services.create_generation(
+                options["prompt"], width=width, height=height,
+                enable_grounding=options["grounding"], **common)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages), returncode=EXIT_BAD_ARGUMENTS) from None
         except services.ServiceError as exc:
