@@ -132,7 +132,8 @@ def _validated(
 ) -> _Spec:
     width, height = inputs.check_size(width, height)
     spec = _Spec(
-        owner=owner, prompt=inputs.clean_prompt(prompt), model=inputs.check_model_name(model),
+        owner=owner, prompt=inputs.clean_prompt(prompt),
+        model=inputs.resolved_model(inputs.check_model_name(model)),
         width=width, height=height, seed=inputs.check_seed(seed),
         enable_grounding=bool(enable_grounding),
         idempotency_key=inputs.check_idempotency_key(idempotency_key),

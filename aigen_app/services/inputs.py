@@ -64,12 +64,15 @@ def check_idempotency_key(key: object) -> str | None:
     return key
 
 
+def resolved_model(model: str) -> str:
+    """The model the client will use for ``model`` ("" for the default): the same
+    fallbacks as AIGenerationClient, so a row records the model before it runs."""
+    return model or aigen_settings.MODEL or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+
+
 def check_model(model: str, *, grounding: bool, input_images: int) -> None:
     """Refuse what the model's capabilities rule out (the API would answer 400)."""
-    # The model the client will use: the same fallbacks as AIGenerationClient.
-    spec = get_model_spec(
-        model or aigen_settings.MODEL or os.environ.get("AI_MODEL") or DEFAULT_MODEL
-    )
+    spec = get_model_spec(resolved_model(model))
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")

@@ -61,12 +61,15 @@ def test_each_row_shows_thumbnail_status_prompt_owner_model_size_tokens_created(
 
 def test_filters_status_model_reasons_and_date(
         admin_client: Client, make_generation: Callable[..., Generation]) -> None:
-    done = make_generation("A lighthouse")
+    done = make_generation("A lighthouse", model="gemini-3-pro-image")
     blocked = make_generation("Forbidden", fault="block_prompt")
     no_image = make_generation("Only words", fault="no_image")
 
     assert set(listed(admin_client, "?status__exact=blocked")) == {str(blocked.pk)}
-    assert set(listed(admin_client, f"?model={done.model}")) == {str(done.pk)}
+    assert set(listed(admin_client, "?model=gemini-3-pro-image")) == {str(done.pk)}
+    # The others record the default model they were sent with, blocked or not.
+    assert set(listed(admin_client, f"?model={blocked.model}")) == {
+        str(blocked.pk), str(no_image.pk)}
     assert set(listed(admin_client, "?block_reason=SAFETY")) == {str(blocked.pk)}
     assert set(listed(admin_client, "?finish_reason=NO_IMAGE")) == {str(no_image.pk)}
     # The date filter's "Today" link, and a day with nothing in it.

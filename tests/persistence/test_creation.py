@@ -245,3 +245,16 @@ def test_assets_of_another_owner_are_refused(make_user: Any, queued_tasks: Any) 
     asset = services.add_media_asset(png_bytes(), owner=bob)
     with pytest.raises(ValidationError, match="another user"):
         services.create_generation("Use it", owner=alice, media_assets=[asset])
+
+
+def test_a_generation_records_the_model_it_will_use_before_it_runs(
+    make_user: Any, queued_tasks: Any
+) -> None:
+    from aigen_app.client import DEFAULT_MODEL
+
+    owner = make_user()
+    assert services.create_generation("A cat", owner=owner).model == DEFAULT_MODEL
+    with override_settings(AIGEN={"MODEL": "gemini-3-pro-image"}):
+        assert services.create_generation("A dog", owner=owner).model == "gemini-3-pro-image"
+    # So a listing filtered by model finds pending rows too.
+    assert Generation.objects.filter(model=DEFAULT_MODEL, status="pending").count() == 1
