@@ -233,8 +233,14 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
     max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
     refusal = ("Rate limited by the API" if isinstance(exc, RateLimitError)
                else f"The API is unavailable ({exc.message})")
-    reason = (f"{refusal} (retry after {wait:g}s, longer than the "
-              f"{float(aigen_settings.MAX_RETRY_WAIT):g}s the client waits)")
+    limit = float(aigen_settings.MAX_RETRY_WAIT)
+    if exc.retry_after is None:
+        why = f"no wait named; trying again in {wait:g}s"
+    elif wait > limit:
+        why = f"retry after {wait:g}s, longer than the {limit:g}s the client waits"
+    else:  # short waits, but every retry was refused too
+        why = f"still refused after {exc.attempts} attempts; trying again in {wait:g}s"
+    reason = f"{refusal} ({why})"
     if not can_defer():
         return _finish(
             generation, token, GenerationStatus.FAILED, error_code=exc.code,

@@ -166,6 +166,21 @@ def test_server_errors_without_a_long_wait_still_fail(
     assert generation.error_code == "server_error"
 
 
+@pytest.mark.usefixtures("immediate_tasks")
+def test_short_rate_limits_that_use_up_the_retries_say_so(
+    make_user: Any, aigen_emulator: EmulatorServer
+) -> None:
+    aigen_emulator.inject("rate_limit", times=2, retry_delay="0.2s")
+    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, MAX_RETRIES=1)):
+        generation = pending(make_user())
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.FAILED
+    # Not "longer than the 30s the client waits": it waited, and was refused again.
+    assert "still refused after 2 attempts" in generation.error_message
+    assert "longer than" not in generation.error_message
+    assert len(aigen_emulator.requests()) == 2
+
+
 @pytest.mark.usefixtures("database_tasks")
 def test_rate_limited_past_the_attempt_budget_fails(
     make_user: Any, aigen_emulator: EmulatorServer
