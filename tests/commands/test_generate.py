@@ -17,14 +17,14 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn
-from tests.conftest import png_bytes
+from tests.conftest import Media, png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _media(media_storage: Path) -> Path:
+def _media(media_storage: Media) -> Media:
     return media_storage
 
 
