@@ -60,7 +60,7 @@ LOCAL_BACKEND = "django.core.files.storage.FileSystemStorage"
 S3_BACKEND = "storages.backends.s3.S3Storage"
 
 
-def test_storage() -> str:
+def selected_storage() -> str:
     """Where the tests' media live: ``AIGEN_TEST_STORAGE``, ``local`` (default) or ``s3``."""
     kind = os.environ.get("AIGEN_TEST_STORAGE") or "local"
     if kind not in TEST_STORAGES:
@@ -70,11 +70,11 @@ def test_storage() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    test_storage()  # a misspelt switch stops the run instead of silently testing locally
+    selected_storage()  # a misspelt switch stops the run instead of silently testing locally
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"media storage: {test_storage()} (AIGEN_TEST_STORAGE)"
+    return f"media storage: {selected_storage()} (AIGEN_TEST_STORAGE)"
 
 
 @dataclass
@@ -202,7 +202,7 @@ def using(media: Media, media_root: Path) -> Iterator[Media]:
 def media_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Media]:
     """Every storage alias the app may use writes to a temporary directory, or to a fresh
     bucket on moto with ``AIGEN_TEST_STORAGE=s3``."""
-    if test_storage() == "s3":
+    if selected_storage() == "s3":
         bucket = request.getfixturevalue("s3_bucket")
         media = Media(S3_BACKEND, bucket.storage_options, bucket=bucket)
         media_root = tmp_path / "media-root-unused-on-s3"
