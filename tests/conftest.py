@@ -3,13 +3,24 @@ temporary media storage, the emulator wired into ``settings.AIGEN``, users and i
 
 On SQLite the test database is a file (not pytest-django's shared in-memory database) so
 that threads take real locks and a worker subprocess can open the same database.
+
+``AIGEN_TEST_STORAGE=s3`` puts the media of every test on S3: django-storages' S3Storage
+against one moto server on loopback for the session, a fresh bucket per test. The default
+(``local``) is a temporary directory per test.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -44,18 +55,172 @@ def django_db_modify_db_settings(
         database.setdefault("OPTIONS", {})["init_command"] = "PRAGMA synchronous=OFF"
 
 
+TEST_STORAGES = ("local", "s3")
+LOCAL_BACKEND = "django.core.files.storage.FileSystemStorage"
+S3_BACKEND = "storages.backends.s3.S3Storage"
+
+
+def selected_storage() -> str:
+    """Where the tests' media live: ``AIGEN_TEST_STORAGE``, ``local`` (default) or ``s3``."""
+    kind = os.environ.get("AIGEN_TEST_STORAGE") or "local"
+    if kind not in TEST_STORAGES:
+        raise pytest.UsageError(
+            f"AIGEN_TEST_STORAGE is {kind!r}; use one of {', '.join(TEST_STORAGES)}")
+    return kind
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    selected_storage()  # a misspelt switch stops the run instead of silently testing locally
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"media storage: {selected_storage()} (AIGEN_TEST_STORAGE)"
+
+
+@dataclass
+class Media:
+    """A test's media storage: a temporary directory (``root``) or a fresh bucket on
+    moto (``bucket``, a boto3 ``Bucket``), whichever ``AIGEN_TEST_STORAGE`` chose."""
+
+    backend: str
+    options: dict[str, Any]
+    root: Path | None = None
+    bucket: Any = field(default=None, repr=False)
+
+    @property
+    def on_s3(self) -> bool:
+        return self.bucket is not None
+
+    def config(self, backend: str | None = None) -> dict[str, Any]:
+        """A ``STORAGES`` entry on this storage (``backend``: a subclass of its own)."""
+        return {"BACKEND": backend or self.backend, "OPTIONS": dict(self.options)}
+
+    def storages(self) -> dict[str, Any]:
+        """``STORAGES`` with the default storage here."""
+        return {**settings.STORAGES, "default": self.config()}
+
+    def files(self) -> list[str]:
+        """Every stored file, as sorted names."""
+        if self.bucket is not None:
+            return sorted(obj.key for obj in self.bucket.objects.all())
+        assert self.root is not None
+        return stored_files(self.root)
+
+    def read(self, name: str) -> bytes:
+        if self.bucket is not None:
+            data: bytes = self.bucket.Object(name).get()["Body"].read()
+            return data
+        assert self.root is not None
+        return (self.root / name).read_bytes()
+
+    def delete(self, name: str) -> None:
+        """Remove a file behind the app's back."""
+        if self.bucket is not None:
+            self.bucket.Object(name).delete()
+        else:
+            assert self.root is not None
+            (self.root / name).unlink()
+
+    def process_settings(self) -> dict[str, Any]:
+        """Settings another process needs to use this storage (JSON, for
+        ``tests.scale.worker_settings``' ``AIGEN_TEST_SETTINGS``)."""
+        if self.root is None:
+            return {"STORAGES": self.storages()}
+        return {"STORAGES": self.storages(), "MEDIA_ROOT": str(self.root)}
+
+    def process_env(self) -> dict[str, str]:
+        """Environment of a ``manage.py`` process using this storage."""
+        return {"DJANGO_SETTINGS_MODULE": "tests.scale.worker_settings",
+                "AIGEN_TEST_SETTINGS": json.dumps(self.process_settings())}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on a loopback port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    # One log line per S3 request would drown a failing test's own log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def media_storage(tmp_path: Path) -> Iterator[Path]:
-    """Every storage alias the app may use writes under a temporary directory."""
-    root = tmp_path / "media"
-    root.mkdir()
-    storages = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root)}},
+def s3_bucket(moto_endpoint: str) -> Iterator[Any]:
+    """A new bucket on moto: a boto3 ``Bucket`` with ``storage_options`` for
+    django-storages' S3 backend (signed URLs valid for 5 minutes, as the README's
+    production settings). Emptied and removed afterwards."""
+    import boto3
+
+    name = f"aigen-{uuid.uuid4().hex[:12]}"
+    bucket = boto3.resource("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing",
+                            aws_secret_access_key="testing").Bucket(name)
+    bucket.create()
+    bucket.storage_options = {
+        "bucket_name": name, "endpoint_url": moto_endpoint, "region_name": "us-east-1",
+        "access_key": "testing", "secret_key": "testing",
+        "querystring_auth": True, "querystring_expire": 300,
     }
-    with override_settings(STORAGES=storages, MEDIA_ROOT=str(root)):
-        yield root
+    yield bucket
+    bucket.objects.all().delete()
+    bucket.delete()
+
+
+def s3_storages(options: dict[str, Any]) -> dict[str, Any]:
+    """``STORAGES`` with the default storage on S3."""
+    return {**settings.STORAGES, "default": {"BACKEND": S3_BACKEND, "OPTIONS": options}}
+
+
+def local_media(root: Path) -> Media:
+    root.mkdir()
+    return Media(LOCAL_BACKEND, {"location": str(root)}, root=root)
+
+
+@contextmanager
+def using(media: Media, media_root: Path) -> Iterator[Media]:
+    """Every storage alias the app may use on ``media``; ``MEDIA_ROOT`` at ``media_root``
+    (where nothing may appear when the media are on S3)."""
+    with override_settings(STORAGES=media.storages(), MEDIA_ROOT=str(media_root)):
+        yield media
+    if media.on_s3:
+        assert stored_files(media_root) == [], "files written to MEDIA_ROOT on S3"
+
+
+@pytest.fixture
+def media_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Media]:
+    """Every storage alias the app may use writes to a temporary directory, or to a fresh
+    bucket on moto with ``AIGEN_TEST_STORAGE=s3``."""
+    if selected_storage() == "s3":
+        bucket = request.getfixturevalue("s3_bucket")
+        media = Media(S3_BACKEND, bucket.storage_options, bucket=bucket)
+        media_root = tmp_path / "media-root-unused-on-s3"
+        media_root.mkdir()
+    else:
+        media = local_media(tmp_path / "media")
+        media_root = tmp_path / "media"
+    with using(media, media_root):
+        yield media
+
+
+@pytest.fixture
+def local_media_storage(tmp_path: Path) -> Iterator[Media]:
+    """Media in a temporary directory whatever ``AIGEN_TEST_STORAGE`` says, for tests
+    about the local filesystem itself (streaming a file with a ``path()``)."""
+    media = local_media(tmp_path / "local-media")
+    with using(media, media.root or tmp_path):
+        yield media
 
 
 @pytest.fixture
@@ -93,9 +258,11 @@ def database_url() -> str:
     return f"postgres://{auth}@{host}/{params['NAME']}"
 
 
-def stored_files(root: Path) -> list[str]:
-    """Every file under a storage root, as sorted relative names."""
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+def stored_files(media: Media | Path) -> list[str]:
+    """Every file of a test's media (local or S3), or under a directory, as sorted names."""
+    if isinstance(media, Media):
+        return media.files()
+    return sorted(p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file())
 
 
 @pytest.fixture

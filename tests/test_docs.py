@@ -27,6 +27,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert '"$venv/bin/python" -m pytest' in ci
 
 
+def test_ci_runs_postgresql_on_s3_and_sqlite_locally_as_the_readme_says() -> None:
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    runs = [line for line in ci.splitlines() if line.startswith("run_tests ")]
+    assert len(runs) == 3
+    for run in runs:
+        on_postgresql = 'DATABASE_URL="$PG"' in run
+        assert ("AIGEN_TEST_STORAGE=s3" if on_postgresql else "AIGEN_TEST_STORAGE=local") in run
+    assert "`AIGEN_TEST_STORAGE=s3`" in README
+
+
 def test_every_setting_is_documented() -> None:
     table = README.split("<!-- settings-table")[1].split("\n## ")[0]
     missing = [key for key in DEFAULTS if f"| `{key}` |" not in table]

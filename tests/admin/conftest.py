@@ -15,14 +15,14 @@ from django.test import override_settings
 
 from aigen_app import services
 from aigen_app.models import Generation
-from tests.conftest import DUMMY
+from tests.conftest import DUMMY, Media
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL_TIMEOUT = 900
 
 
 @pytest.fixture(autouse=True)
-def _media(media_storage: Path) -> Path:
+def _media(media_storage: Media) -> Media:
     return media_storage
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from django.test import Client
 
 from aigen_app import services
 from aigen_app.models import Generation, TurnPart
-from tests.conftest import png_bytes
+from tests.conftest import Media, png_bytes
 
 from .helpers import admin_url
 
@@ -53,14 +52,14 @@ def image_urls(generation: Generation) -> dict[str, tuple[str, str]]:
 
 
 def test_staff_get_the_stored_bytes(admin_client: Client, poster: Generation,
-                                    media_storage: Path) -> None:
+                                    media_storage: Media) -> None:
     for url, name in image_urls(poster).values():
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert response["Content-Type"] == "image/png"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "private" in response["Cache-Control"]
-        assert body(response) == (media_storage / name).read_bytes()
+        assert body(response) == media_storage.read(name)
 
 
 def test_an_unchanged_image_is_not_sent_again(admin_client: Client,
@@ -102,7 +101,7 @@ def test_staff_without_view_permission_are_refused(
 
 def test_missing_images_and_foreign_parts_are_not_found(
         admin_client: Client, poster: Generation,
-        make_generation: Callable[..., Generation], media_storage: Path) -> None:
+        make_generation: Callable[..., Generation], media_storage: Media) -> None:
     other = make_generation("Another")
     blocked = make_generation("Forbidden", fault="block_prompt")
     text_part = TurnPart.objects.filter(turn__generation=poster, kind="text").first()
@@ -121,6 +120,6 @@ def test_missing_images_and_foreign_parts_are_not_found(
     for url in not_found:
         assert admin_client.get(url).status_code == 404, url
 
-    (media_storage / (poster.image.name or "")).unlink()
+    media_storage.delete(poster.image.name or "")
     assert admin_client.get(admin_url("generation", "image",
                                       object_id=poster.pk)).status_code == 404

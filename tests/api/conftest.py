@@ -4,9 +4,9 @@ objects made through the services (the API's own data path)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 
 from aigen_app import services
 from aigen_app.models import Generation, MediaAsset
-from tests.conftest import DUMMY, png_bytes
+from tests.conftest import DUMMY, Media, png_bytes
 
 
 @pytest.fixture(autouse=True)
-def _media(media_storage: Path) -> Path:
+def _media(media_storage: Media) -> Media:
     return media_storage
 
 
@@ -78,3 +78,14 @@ def finished_generation(owner: Any, prompt: str = "A red lighthouse", **fields: 
 def streamed(response: Any) -> bytes:
     """The body of a streamed (FileResponse) test response."""
     return b"".join(response.streaming_content)
+
+
+def delivered(response: Any) -> bytes:
+    """The image an API image response delivers, whatever the storage: streamed from local
+    storage, or fetched from the signed URL it redirects to on S3."""
+    if response.status_code == 302:
+        fetched = httpx.get(response["Location"])
+        assert fetched.status_code == 200, response["Location"]
+        return fetched.content
+    assert response.status_code == 200, response
+    return streamed(response)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pillow_heif
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from PIL import Image
@@ -20,9 +18,8 @@ from rest_framework.test import APIClient
 
 from aigen_app import image_checks, services
 from aigen_app.models import MediaAsset
-from tests.api.conftest import streamed
-from tests.api.storages import s3_server
-from tests.conftest import png_bytes, stored_files
+from tests.api.conftest import delivered, streamed
+from tests.conftest import Media, png_bytes, s3_storages, stored_files
 
 pytestmark = pytest.mark.django_db
 URL = "/api/assets/"
@@ -40,7 +37,7 @@ def heic_bytes(mode: str = "RGB") -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_list_detail_and_image(api: APIClient, media_storage: Path) -> None:
+def test_upload_list_detail_and_image(api: APIClient, media_storage: Media) -> None:
     content = png_bytes(40, 30)
 
     response = upload(api, content, asset_type="logo", display_name="Our logo")
@@ -53,14 +50,25 @@ def test_upload_list_detail_and_image(api: APIClient, media_storage: Path) -> No
     assert (data["image"]["width"], data["image"]["height"]) == (40, 30)
     assert api.get(data["url"]).json() == data
     assert [item["id"] for item in api.get(URL).json()["results"]] == [data["id"]]
+    assert delivered(api.get(data["image"]["url"])) == content
+    assert len(stored_files(media_storage)) == 1
+
+
+def test_local_storage_streams_the_image_with_safe_headers(
+    api: APIClient, local_media_storage: Media
+) -> None:
+    """Streaming is what local storage does (S3 redirects: see the signed URL test)."""
+    content = png_bytes(40, 30)
+    data = upload(api, content).json()
+
     image = api.get(data["image"]["url"])
+
     assert image.status_code == 200
     assert streamed(image) == content
     assert image["Content-Type"] == "image/png"
     assert image["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in image["Content-Security-Policy"]
     assert image["Cache-Control"].startswith("private")
-    assert len(stored_files(media_storage)) == 1
 
 
 def test_the_same_image_twice_is_one_asset(api: APIClient) -> None:
@@ -83,7 +91,7 @@ def test_content_decides_not_the_name(api: APIClient) -> None:
 
 
 def test_a_path_in_the_file_name_never_reaches_storage(api: APIClient,
-                                                       media_storage: Path) -> None:
+                                                       media_storage: Media) -> None:
     response = upload(api, png_bytes(), name="../../../etc/x.png")
 
     assert response.status_code == 201
@@ -100,7 +108,7 @@ def test_heic_is_converted_to_jpeg(api: APIClient) -> None:
     assert (image["mime_type"], image["width"], image["height"]) == ("image/jpeg", 64, 48)
 
 
-def test_truncated_heic_is_refused(api: APIClient, media_storage: Path) -> None:
+def test_truncated_heic_is_refused(api: APIClient, media_storage: Media) -> None:
     content = heic_bytes()
     response = upload(api, content[: len(content) - 30], name="IMG.HEIC")
 
@@ -109,7 +117,7 @@ def test_truncated_heic_is_refused(api: APIClient, media_storage: Path) -> None:
 
 
 def test_heic_without_pillow_heif_is_refused_with_a_reason(
-    api: APIClient, monkeypatch: pytest.MonkeyPatch, media_storage: Path
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, media_storage: Media
 ) -> None:
     monkeypatch.setattr(image_checks, "pillow_heif", None)
 
@@ -137,7 +145,7 @@ def test_filters_and_search(api: APIClient) -> None:
     assert [a["display_name"] for a in found] == ["Portrait"]
 
 
-def test_delete_removes_row_and_file(api: APIClient, media_storage: Path,
+def test_delete_removes_row_and_file(api: APIClient, media_storage: Media,
                                      django_capture_on_commit_callbacks: Any) -> None:
     data = upload(api, png_bytes()).json()
 
@@ -151,7 +159,7 @@ def test_delete_removes_row_and_file(api: APIClient, media_storage: Path,
 
 @pytest.mark.usefixtures("queued_tasks")
 def test_delete_keeps_the_file_a_conversation_still_replays(
-    api: APIClient, alice: Any, media_storage: Path, django_capture_on_commit_callbacks: Any
+    api: APIClient, alice: Any, media_storage: Media, django_capture_on_commit_callbacks: Any
 ) -> None:
     data = upload(api, png_bytes()).json()
     asset = MediaAsset.objects.get(pk=data["id"])
@@ -171,10 +179,11 @@ def test_delete_keeps_the_file_a_conversation_still_replays(
     assert stored_files(media_storage) == [asset.image.name]
 
 
-def test_s3_storage_redirects_to_a_short_lived_signed_url(api: APIClient) -> None:
+def test_s3_storage_redirects_to_a_short_lived_signed_url(api: APIClient,
+                                                         s3_bucket: Any) -> None:
     content = png_bytes()
-    with s3_server() as options, override_settings(STORAGES={**settings.STORAGES, "default": {
-            "BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}):
+    options = s3_bucket.storage_options
+    with override_settings(STORAGES=s3_storages(options)):
         data = upload(api, content).json()
         response = api.get(data["image"]["url"])
         with override_settings(AIGEN={"API_IMAGE_DELIVERY": "stream"}):
@@ -193,19 +202,24 @@ def test_s3_storage_redirects_to_a_short_lived_signed_url(api: APIClient) -> Non
     assert streamed(streamed_response) == content
 
 
-def test_redirect_can_be_forced_on_local_storage(api: APIClient) -> None:
+def test_redirect_can_be_forced_on_local_storage(api: APIClient,
+                                                local_media_storage: Media) -> None:
     data = upload(api, png_bytes()).json()
     with override_settings(AIGEN={"API_IMAGE_DELIVERY": "redirect"}):
         response = api.get(data["image"]["url"])
     assert response.status_code == 302
 
 
-def test_a_missing_file_is_404(api: APIClient, media_storage: Path) -> None:
+def test_a_missing_file_is_404(api: APIClient, media_storage: Media) -> None:
     data = upload(api, png_bytes()).json()
-    for path in media_storage.rglob("*.png"):
-        path.unlink()
+    for name in stored_files(media_storage):
+        media_storage.delete(name)
 
     response = api.get(data["image"]["url"])
 
+    if media_storage.on_s3:  # the API redirects without asking S3 first; S3 answers 404
+        assert response.status_code == 302
+        assert httpx.get(response["Location"]).status_code == 404
+        return
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"

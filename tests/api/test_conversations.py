@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import running_emulator
 from aigen_app.models import TurnPart
-from tests.api.conftest import pending_generation, streamed
+from tests.api.conftest import delivered, pending_generation
 from tests.conftest import aigen_settings_for
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -45,7 +45,7 @@ def test_detail_lists_turns_in_order_without_signatures(api: APIClient) -> None:
         assert kinds["image"]["text"] is None
         image = kinds["image"]["image"]
         assert image["mime_type"] == "image/png"
-        assert streamed(api.get(image["url"]))
+        assert delivered(api.get(image["url"]))
     signatures = TurnPart.objects.exclude(thought_signature=None) \
         .values_list("thought_signature", flat=True)
     assert len(signatures) >= 2

@@ -12,16 +12,14 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn, TurnPart
-from tests.api.conftest import finished_generation, make_asset, pending_generation, streamed
+from tests.api.conftest import delivered, finished_generation, make_asset, pending_generation
 from tests.conftest import aigen_settings_for, png_bytes
 
 URL = "/api/generations/"
 
 
 def body(client: APIClient, url: str) -> bytes:
-    response = client.get(url)
-    assert response.status_code == 200, response
-    return streamed(response)
+    return delivered(client.get(url))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,6 @@ stored: no file in storage, no row."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.models import Conversation, Generation, MediaAsset, TurnPart
 from tests.api.hostile import CASES
-from tests.conftest import stored_files
+from tests.conftest import Media, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_tasks")]
 each_case = pytest.mark.parametrize(("name", "content", "content_type", "limits"),
@@ -21,7 +20,7 @@ each_case = pytest.mark.parametrize(("name", "content", "content_type", "limits"
                                     ids=[case[0] for case in CASES])
 
 
-def assert_refused(response: Any, field: str, media: Path) -> None:
+def assert_refused(response: Any, field: str, media: Media) -> None:
     assert response.status_code == 400, response.content
     data = response.json()
     assert data["code"] == "validation_error"
@@ -38,7 +37,7 @@ def test_at_least_twenty_distinct_cases() -> None:
 
 
 @each_case
-def test_asset_upload_refused(api: APIClient, media_storage: Path, name: str, content: bytes,
+def test_asset_upload_refused(api: APIClient, media_storage: Media, name: str, content: bytes,
                               content_type: str, limits: dict[str, int]) -> None:
     upload = SimpleUploadedFile(name, content, content_type=content_type)
     with override_settings(AIGEN=limits):
@@ -48,7 +47,7 @@ def test_asset_upload_refused(api: APIClient, media_storage: Path, name: str, co
 
 
 @each_case
-def test_reference_image_refused(api: APIClient, media_storage: Path, name: str,
+def test_reference_image_refused(api: APIClient, media_storage: Media, name: str,
                                  content: bytes, content_type: str,
                                  limits: dict[str, int]) -> None:
     upload = SimpleUploadedFile(name, content, content_type=content_type)

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, MediaAsset, TurnPart
-from tests.api.conftest import make_asset, streamed
+from tests.api.conftest import delivered, make_asset
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("immediate_tasks")]
@@ -50,9 +50,10 @@ def writes(objects: dict[str, Any]) -> list[tuple[str, str]]:
 def test_alice_reaches_all_of_them(api: APIClient, alices_objects: dict[str, Any]) -> None:
     for url in reads(alices_objects):
         response = api.get(url)
-        assert response.status_code == 200, url
         if "/image/" in url:
-            assert streamed(response)
+            assert delivered(response), url
+        else:
+            assert response.status_code == 200, url
 
 
 def test_another_user_gets_404_for_each_object_and_image(

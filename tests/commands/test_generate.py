@@ -19,14 +19,14 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn
-from tests.conftest import png_bytes, stored_files
+from tests.conftest import Media, png_bytes, stored_files
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _media(media_storage: Path) -> Path:
+def _media(media_storage: Media) -> Media:
     return media_storage
 
 
@@ -141,7 +141,7 @@ def test_outcomes_have_distinct_exit_codes(aigen_emulator: Any, tmp_path: Path, 
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_no_row(aigen_emulator: Any, tmp_path: Path,
-                                                       media_storage: Path,
+                                                       media_storage: Media,
                                                        args: list[str]) -> None:
     args = [a.format(**image_files(tmp_path)) for a in args]
     with pytest.raises(CommandError) as info:
@@ -207,7 +207,7 @@ def refused(*args: str) -> tuple[str, CommandError]:
     ids=["empty-prompt", "too-many-images", "grounding-unsupported", "reference-and-grounding"],
 )
 def test_refused_requests_print_one_line_and_leave_no_row_and_no_file(
-        aigen_emulator: Any, tmp_path: Path, media_storage: Path, make_user: Any,
+        aigen_emulator: Any, tmp_path: Path, media_storage: Media, make_user: Any,
         args: list[str]) -> None:
     """Refused by the services after the assets were stored: the transaction takes rows
     and files back, and nothing (emulator banner, progress) was printed before."""
@@ -233,7 +233,7 @@ def test_refused_requests_print_one_line_and_leave_no_row_and_no_file(
 
 
 def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any, tmp_path: Path,
-                                                        media_storage: Path) -> None:
+                                                        media_storage: Media) -> None:
     aigen_emulator.inject("bad_request")
     with pytest.raises(CommandError):
         generate("A fox", "--size", "64x64")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from tests.conftest import Media
 
 
 @pytest.fixture(autouse=True)
-def _media(media_storage: Path) -> Path:
+def _media(media_storage: Media) -> Media:
     return media_storage

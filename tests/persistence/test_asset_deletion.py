@@ -4,7 +4,6 @@ file some row still names. Real transactions, so commit and rollback are the rea
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from django.test import override_settings
 from aigen_app import services
 from aigen_app.models import Generation, GenerationAsset, GenerationStatus, MediaAsset, TurnPart
 from aigen_app.services import creation
-from tests.conftest import png_bytes, run_in_threads, stored_files
+from tests.conftest import Media, png_bytes, run_in_threads, stored_files
+from tests.persistence.storages import misbehaving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,13 +24,12 @@ class CallerRolledBack(Exception):
     pass
 
 
-def failing_delete_storages(root: Path) -> dict[str, Any]:
-    return {"default": {"BACKEND": "tests.persistence.storages.UndeletableStorage",
-                        "OPTIONS": {"location": str(root)}}}
+def failing_delete_storages(media: Media) -> dict[str, Any]:
+    return {"default": misbehaving(media, "Undeletable")}
 
 
 def test_the_file_goes_only_when_the_transaction_commits(
-    make_user: Any, media_storage: Path
+    make_user: Any, media_storage: Media
 ) -> None:
     asset = services.add_media_asset(png_bytes(), owner=make_user())
     name = asset.image.name
@@ -47,7 +46,7 @@ def test_the_file_goes_only_when_the_transaction_commits(
 
 
 def test_a_rolled_back_deletion_keeps_the_row_and_its_file(
-    make_user: Any, media_storage: Path
+    make_user: Any, media_storage: Media
 ) -> None:
     asset = services.add_media_asset(png_bytes(), owner=make_user())
 
@@ -66,7 +65,7 @@ def test_a_rolled_back_deletion_keeps_the_row_and_its_file(
 
 
 def test_a_conversation_that_replays_the_asset_keeps_its_file(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     owner = make_user()
     asset = services.add_media_asset(png_bytes(), owner=owner)
@@ -85,7 +84,7 @@ def test_a_conversation_that_replays_the_asset_keeps_its_file(
     assert stored_files(media_storage) == [asset.image.name]
 
 
-def test_another_owners_asset_is_untouched(make_user: Any, media_storage: Path) -> None:
+def test_another_owners_asset_is_untouched(make_user: Any, media_storage: Media) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     mine = services.add_media_asset(png_bytes(), owner=alice)
     theirs = services.add_media_asset(png_bytes(), owner=bob)  # the same image
@@ -97,7 +96,7 @@ def test_another_owners_asset_is_untouched(make_user: Any, media_storage: Path) 
     assert MediaAsset.objects.get().image.read() == png_bytes()
 
 
-def test_a_file_another_asset_names_is_kept(make_user: Any, media_storage: Path) -> None:
+def test_a_file_another_asset_names_is_kept(make_user: Any, media_storage: Media) -> None:
     mine = services.add_media_asset(png_bytes(), owner=make_user("alice"))
     theirs = services.add_media_asset(png_bytes(), owner=make_user("bob"))
     # The services give every asset its own file, but a row written by hand or by a
@@ -110,7 +109,7 @@ def test_a_file_another_asset_names_is_kept(make_user: Any, media_storage: Path)
     assert mine.image.name in stored_files(media_storage)
 
 
-def test_deleting_an_asset_twice_is_harmless(make_user: Any, media_storage: Path) -> None:
+def test_deleting_an_asset_twice_is_harmless(make_user: Any, media_storage: Media) -> None:
     asset = services.add_media_asset(png_bytes(), owner=make_user())
     stale = MediaAsset.objects.get(pk=asset.pk)
 
@@ -122,7 +121,7 @@ def test_deleting_an_asset_twice_is_harmless(make_user: Any, media_storage: Path
 
 
 def test_a_failed_file_delete_after_the_commit_is_logged_not_raised(
-    make_user: Any, media_storage: Path, caplog: pytest.LogCaptureFixture
+    make_user: Any, media_storage: Media, caplog: pytest.LogCaptureFixture
 ) -> None:
     asset = services.add_media_asset(png_bytes(), owner=make_user())
     name = asset.image.name or ""
@@ -138,7 +137,7 @@ def test_a_failed_file_delete_after_the_commit_is_logged_not_raised(
 
 
 def test_an_asset_a_waiting_generation_uses_cannot_be_deleted(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     owner = make_user()
     asset = services.add_media_asset(png_bytes(), owner=owner)
@@ -164,7 +163,7 @@ def test_an_asset_a_waiting_generation_uses_cannot_be_deleted(
 
 
 def test_a_generation_naming_an_asset_deleted_meanwhile_is_refused(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     owner = make_user()
     asset = services.add_media_asset(png_bytes(), owner=owner)
@@ -184,7 +183,7 @@ def test_a_generation_naming_an_asset_deleted_meanwhile_is_refused(
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="SQLite's one writer at a time leaves no room for the race")
 def test_a_deletion_committed_while_a_generation_is_stored_refuses_the_generation(
-    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+    make_user: Any, queued_tasks: Any, media_storage: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The asset is checked, then deleted and committed by another connection before the
     generation commits: PostgreSQL's deferred foreign key fails the commit, and the

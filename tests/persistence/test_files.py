@@ -17,22 +17,18 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Conversation, Generation, GenerationStatus
 from aigen_app.services import creation, turns
-from tests.conftest import aigen_settings_for, png_bytes, reply_parts, stored_files
+from tests.conftest import Media, aigen_settings_for, png_bytes, reply_parts, stored_files
+from tests.persistence.storages import misbehaving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def broken_storages(root: Path) -> dict[str, Any]:
-    return {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root)}},
-        "broken": {"BACKEND": "tests.persistence.storages.BrokenStorage",
-                   "OPTIONS": {"location": str(root)}},
-    }
+def broken_storages(media: Media) -> dict[str, Any]:
+    return {"default": media.config(), "broken": misbehaving(media, "Broken")}
 
 
 def test_result_files_are_deleted_when_the_transaction_rolls_back(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     generation = services.create_generation("A fox", owner=make_user(), width=300, height=200)
@@ -56,7 +52,7 @@ def test_result_files_are_deleted_when_the_transaction_rolls_back(
 
 
 def test_a_failed_result_write_leaves_no_row_pointing_at_it(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     generation = services.create_generation("A fox", owner=make_user(), width=300, height=200)
     with override_settings(STORAGES=broken_storages(media_storage),
@@ -73,7 +69,7 @@ def test_a_failed_result_write_leaves_no_row_pointing_at_it(
 
 
 def test_a_failed_reference_write_creates_nothing(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     with override_settings(STORAGES=broken_storages(media_storage),
                            AIGEN={"STORAGE": "broken"}), pytest.raises(OSError):
@@ -85,7 +81,7 @@ def test_a_failed_reference_write_creates_nothing(
 
 
 def test_a_rolled_back_create_deletes_the_reference_file(
-    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+    make_user: Any, queued_tasks: Any, media_storage: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("crash after the file was written")
@@ -102,7 +98,7 @@ def test_a_rolled_back_create_deletes_the_reference_file(
 
 
 def test_idempotency_race_deletes_the_losers_file(
-    make_user: Any, queued_tasks: Any, media_storage: Path, monkeypatch: pytest.MonkeyPatch
+    make_user: Any, queued_tasks: Any, media_storage: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = make_user()
     first = services.create_generation("Edit this", owner=owner, reference_image=png_bytes(),
@@ -124,7 +120,7 @@ def test_idempotency_race_deletes_the_losers_file(
 
 
 def test_storage_alias_is_resolved_at_use_time(
-    make_user: Any, queued_tasks: Any, tmp_path: Path, media_storage: Path
+    make_user: Any, queued_tasks: Any, tmp_path: Path, media_storage: Media
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     options = {"BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -141,7 +137,7 @@ def test_storage_alias_is_resolved_at_use_time(
     assert stored_files(elsewhere) == [name]
 
 
-def test_file_names_are_unique_and_never_overwrite(media_storage: Path) -> None:
+def test_file_names_are_unique_and_never_overwrite(media_storage: Media) -> None:
     from aigen_app.storage import FileBatch
 
     batch = FileBatch()
@@ -155,7 +151,7 @@ def test_file_names_are_unique_and_never_overwrite(media_storage: Path) -> None:
 
 
 def test_sweep_removes_files_orphaned_by_a_callers_rollback(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     owner = make_user()
     kept = services.create_generation("Keep", owner=owner, reference_image=png_bytes())

@@ -6,7 +6,6 @@ import threading
 import time
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn
 from aigen_app.services import InvalidGenerationState, running
 from aigen_app.signals import generation_finished, generation_started
-from tests.conftest import paired_turns, png_bytes, reply_parts, stored_files
+from tests.conftest import Media, paired_turns, png_bytes, reply_parts, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +56,7 @@ def test_cancel_pending_generation_is_never_run(
 
 
 def test_cancel_while_running_discards_the_result(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media
 ) -> None:
     generation = pending(make_user())
     aigen_emulator.inject("latency", seconds=1.5)
@@ -186,7 +185,7 @@ def test_recover_resends_pending_work_nobody_ran(make_user: Any, queued_tasks: A
 
 
 def test_a_run_that_outlived_its_deadline_records_nothing(
-    make_user: Any, queued_tasks: Any, media_storage: Path
+    make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
     generation = stuck(pending(make_user()), attempts=1)
     late_token = generation.run_token

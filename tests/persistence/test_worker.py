@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn
-from tests.conftest import TEST_API_KEY, database_url
+from tests.conftest import TEST_API_KEY, Media, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def start_worker(
-    emulator: EmulatorServer, media_storage: Path
+    emulator: EmulatorServer, media_storage: Media
 ) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Start ``manage.py db_worker`` against the test database, media and emulator."""
     env = {
@@ -39,7 +39,7 @@ def start_worker(
         "AIGEN_TASK_BACKEND": "database",
         "AI_API_KEY": TEST_API_KEY,
         "AI_BASE_URL": emulator.base_url,
-        "DJANGO_MEDIA_ROOT": str(media_storage),
+        **media_storage.process_env(),
         "DJANGO_DEBUG": "0",
     }
     started: list[subprocess.Popen[str]] = []

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -64,47 +63,6 @@ def redis_caches(url: str) -> dict[str, Any]:
         "limiter": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                     "LOCATION": url, "KEY_PREFIX": f"scale-{uuid.uuid4().hex[:12]}"},
     }
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server on a loopback port, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_bucket(moto_endpoint: str) -> Any:
-    """A new bucket on moto: a boto3 ``Bucket`` with ``storage_options`` for
-    django-storages' S3 backend (signed URLs valid for 5 minutes)."""
-    import boto3
-
-    name = f"aigen-{uuid.uuid4().hex[:12]}"
-    bucket = boto3.resource("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
-                            aws_access_key_id="testing",
-                            aws_secret_access_key="testing").Bucket(name)
-    bucket.create()
-    bucket.storage_options = {
-        "bucket_name": name, "endpoint_url": moto_endpoint, "region_name": "us-east-1",
-        "access_key": "testing", "secret_key": "testing",
-        "querystring_auth": True, "querystring_expire": 300,
-    }
-    return bucket
-
-
-def s3_storages(options: dict[str, Any]) -> dict[str, Any]:
-    """``STORAGES`` with the default storage on S3."""
-    return {**settings.STORAGES,
-            "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}
 
 
 def process_env(overrides: dict[str, Any], **extra: str) -> dict[str, str]:

@@ -33,9 +33,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from aigen_app.models import Generation, GenerationStatus, MediaAsset, TurnPart
-from tests.conftest import DATABASE, TEST_API_KEY, database_url
+from tests.conftest import DATABASE, TEST_API_KEY, database_url, s3_storages
 
-from .conftest import process_env, redis_caches, s3_storages
+from .conftest import process_env, redis_caches
 from .load import EmulatorControl, Figures, free_port, summarize, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

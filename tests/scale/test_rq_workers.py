@@ -7,7 +7,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from aigen_app.tasks import enqueue_generation, get_backend
-from tests.conftest import aigen_settings_for, database_url
+from tests.conftest import Media, aigen_settings_for, database_url
 
 from .conftest import process_env, stop_group
 
@@ -37,7 +36,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.mark.timeout(180)
 def test_several_rq_workers_run_each_generation_once(
-    redis_url: str, make_user: Any, emulator: EmulatorServer, media_storage: Path,
+    redis_url: str, make_user: Any, emulator: EmulatorServer, media_storage: Media,
     processes: Callable[..., Any],
 ) -> None:
     queue = f"aigen-test-{uuid.uuid4().hex[:8]}"  # no other run's jobs, nor ours for them
@@ -52,8 +51,8 @@ def test_several_rq_workers_run_each_generation_once(
         # which RQ's scheduler must then run.
         "AIGEN": aigen_settings_for(emulator, TASK_QUEUE=queue, MAX_RETRY_WAIT=1),
     }
-    env = process_env(overrides, DATABASE_URL=database_url(),
-                      DJANGO_MEDIA_ROOT=str(media_storage))
+    env = process_env({**overrides, **media_storage.process_settings()},
+                      DATABASE_URL=database_url())
     workers = [processes(["manage.py", "rqworker", queue, "--with-scheduler",
                           "--job-class", "django_tasks_rq.Job", "--name", f"w{i}-{queue}"],
                          env)

@@ -22,9 +22,7 @@ from rest_framework.test import APIClient
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, MediaAsset, TurnPart
-from tests.conftest import aigen_settings_for, png_bytes
-
-from .conftest import s3_storages
+from tests.conftest import aigen_settings_for, png_bytes, s3_storages
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("immediate_tasks")]
