@@ -5,10 +5,7 @@ Real transactions, so commit and rollback are the real ones."""
 from __future__ import annotations
 
 import logging
-import os
-from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +16,13 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from django.db import models, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Conversation, Generation, MediaAsset, Turn, TurnPart
 from aigen_app.services import files
-from tests.conftest import png_bytes, stored_files
+from tests.conftest import Media, png_bytes, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +58,7 @@ def test_every_file_field_is_covered() -> None:
 
 
 def test_deleting_a_generation_deletes_its_files_after_the_commit(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     owner = make_user()
     asset = services.add_media_asset(png_bytes(color=(9, 9, 9)), owner=owner)
@@ -82,7 +80,7 @@ def test_deleting_a_generation_deletes_its_files_after_the_commit(
 
 
 def test_a_file_another_row_names_is_kept(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     owner = make_user()
     generation = succeeded("A fox", owner)
@@ -97,7 +95,7 @@ def test_a_file_another_row_names_is_kept(
 
 
 def test_deleting_a_conversation_deletes_all_its_files(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     owner = make_user()
     first = succeeded("A fox", owner, reference_image=png_bytes(8, 8))
@@ -115,7 +113,7 @@ def test_deleting_a_conversation_deletes_all_its_files(
 
 
 def test_a_rolled_back_deletion_keeps_rows_and_files(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     generation = succeeded("A fox", make_user(), reference_image=png_bytes(8, 8))
     before = stored_files(media_storage)
@@ -133,7 +131,7 @@ def test_a_rolled_back_deletion_keeps_rows_and_files(
 
 
 def test_a_rolled_back_savepoint_keeps_its_files_and_the_rest_go(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     owner = make_user()
     kept, gone = succeeded("A fox", owner), succeeded("A hen", owner)
@@ -153,7 +151,7 @@ def test_a_rolled_back_savepoint_keeps_its_files_and_the_rest_go(
 
 
 def test_one_callback_per_transaction(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     owner = make_user()
@@ -174,7 +172,7 @@ def test_one_callback_per_transaction(
 
 
 def test_a_failed_storage_delete_is_logged_and_left_to_the_sweep(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     generation = succeeded("A fox", make_user())
@@ -194,7 +192,7 @@ def test_a_failed_storage_delete_is_logged_and_left_to_the_sweep(
 
 
 def test_deleting_a_user_keeps_their_rows_and_files_ownerless(
-    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Path,
+    make_user: Any, aigen_emulator: EmulatorServer, queued_tasks: Any, media_storage: Media,
 ) -> None:
     """Documented: a user's rows are SET_NULL, not deleted, so their files stay (usage
     history survives the account). Erasing a user's images is deleting their
@@ -221,36 +219,32 @@ def test_deleting_a_user_keeps_their_rows_and_files_ownerless(
     assert theirs.image.name and generation.image.name in before
 
 
-def test_the_sweep_reaches_folders_older_than_two_months(media_storage: Path) -> None:
+def test_the_sweep_reaches_folders_older_than_two_months(media_storage: Media) -> None:
     storage = storages["default"]
     old = storage.save("aigen/generations/2019/03/orphan.png", ContentFile(b"x"))
-    recent = storage.save("aigen/turns/2026/11/orphan.png", ContentFile(b"x"))
+    recent = storage.save(f"aigen/turns/{timezone.now():%Y/%m}/orphan.png", ContentFile(b"x"))
     stray = storage.save("aigen/generations/notes/keep.txt", ContentFile(b"x"))
-    for name in (old, recent):
-        os.utime(media_storage / name, (0, 0))  # 1970: well past any age limit
 
-    # Limited to recent months, the old folder is not looked at...
-    november = datetime(2026, 11, 15, tzinfo=UTC)
-    assert services.sweep_orphan_files(months=2, now=november) == [recent]
+    # Limited to recent months, the old folder is not looked at (older_than=0: any age;
+    # S3 keeps no settable modification time)...
+    assert services.sweep_orphan_files(months=2, older_than=0) == [recent]
     assert old in stored_files(media_storage)
 
     # ...by default every date folder is, and nothing outside them is touched.
     out = StringIO()
-    call_command("aigen_recover", "--sweep-files", stdout=out)
+    call_command("aigen_recover", "--sweep-files", "0", stdout=out)
     assert "1 orphaned files deleted" in out.getvalue()
     assert stored_files(media_storage) == [stray]
 
 
 def test_the_sweep_keeps_an_old_file_a_row_names(
-    make_user: Any, media_storage: Path,
+    make_user: Any, media_storage: Media,
 ) -> None:
     asset = services.add_media_asset(png_bytes(), owner=make_user())
     storage = storages["default"]
     name = storage.save("aigen/assets/2019/03/old.png", ContentFile(png_bytes()))
     orphan = storage.save("aigen/references/2018/12/orphan.png", ContentFile(b"x"))
     MediaAsset.objects.filter(pk=asset.pk).update(image=name)
-    for old in (name, orphan):
-        os.utime(media_storage / old, (0, 0))
 
     # By default every date folder, however old.
     assert sorted(services.sweep_orphan_files(older_than=0)) == [asset.image.name, orphan]
