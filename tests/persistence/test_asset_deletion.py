@@ -28,6 +28,13 @@ def failing_delete_storages(media: Media) -> dict[str, Any]:
     return {"default": misbehaving(media, "Undeletable")}
 
 
+def asset_in_a_queued_generation(owner: Any) -> tuple[MediaAsset, Generation]:
+    """An asset of ``owner`` and a generation sent with it, queued (not run)."""
+    asset = services.add_media_asset(png_bytes(), owner=owner)
+    return asset, services.create_generation("Put the logo on a mug", owner=owner,
+                                             media_assets=[asset])
+
+
 def test_the_file_goes_only_when_the_transaction_commits(
     make_user: Any, media_storage: Media
 ) -> None:
@@ -67,10 +74,7 @@ def test_a_rolled_back_deletion_keeps_the_row_and_its_file(
 def test_a_conversation_that_replays_the_asset_keeps_its_file(
     make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
-    owner = make_user()
-    asset = services.add_media_asset(png_bytes(), owner=owner)
-    generation = services.create_generation("Put the logo on a mug", owner=owner,
-                                            media_assets=[asset])
+    asset, generation = asset_in_a_queued_generation(make_user())
     services.cancel_generation(generation)
 
     services.delete_media_asset(asset)
@@ -139,10 +143,7 @@ def test_a_failed_file_delete_after_the_commit_is_logged_not_raised(
 def test_an_asset_a_waiting_generation_uses_cannot_be_deleted(
     make_user: Any, queued_tasks: Any, media_storage: Media
 ) -> None:
-    owner = make_user()
-    asset = services.add_media_asset(png_bytes(), owner=owner)
-    generation = services.create_generation("Put the logo on a mug", owner=owner,
-                                            media_assets=[asset])
+    asset, generation = asset_in_a_queued_generation(make_user())
 
     # Deleting it now would send the queued generation without its logo.
     with pytest.raises(services.AssetInUse, match=str(generation.pk)) as refused:
