@@ -22,25 +22,9 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="aigen.E001")]
     storages = getattr(settings, "STORAGES", {})
-    if conf["STORAGE"] not in storages:
-        errors.append(
-            Error(
-                f"AIGEN['STORAGE'] is {conf['STORAGE']!r}, which is not a key of "
-                "settings.STORAGES.",
-                hint=f"Add it to STORAGES or set AIGEN['STORAGE'] to one of {sorted(storages)}.",
-                id="aigen.E002",
-            )
-        )
+    errors.extend(_unknown_alias("STORAGE", conf["STORAGE"], "STORAGES", storages, "E002"))
     tasks = getattr(settings, "TASKS", None) or {"default": {}}
-    if conf["TASK_BACKEND"] not in tasks:
-        errors.append(
-            Error(
-                f"AIGEN['TASK_BACKEND'] is {conf['TASK_BACKEND']!r}, which is not a key of "
-                "settings.TASKS.",
-                hint=f"Add it to TASKS or set AIGEN['TASK_BACKEND'] to one of {sorted(tasks)}.",
-                id="aigen.E004",
-            )
-        )
+    errors.extend(_unknown_alias("TASK_BACKEND", conf["TASK_BACKEND"], "TASKS", tasks, "E004"))
     if not conf["API_KEY"] and not any(os.environ.get(v) for v in API_KEY_ENV_VARS):
         errors.append(
             Warning(
@@ -62,6 +46,19 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     return errors
 
 
+def _unknown_alias(key: str, alias: str, setting: str, aliases: Mapping[str, Any],
+                   number: str, after_hint: str = "") -> list[CheckMessage]:
+    """An error when ``AIGEN[key]`` names no entry of ``settings.<setting>``."""
+    if alias in aliases:
+        return []
+    return [Error(
+        f"AIGEN[{key!r}] is {alias!r}, which is not a key of settings.{setting}.",
+        hint=f"Add it to {setting} or set AIGEN[{key!r}] to one of {sorted(aliases)}"
+             f"{after_hint}.",
+        id=f"aigen.{number}",
+    )]
+
+
 # Caches whose add() is not atomic across processes, or that keep nothing at all.
 _PROCESS_LOCAL_CACHES = ("LocMemCache", "FileBasedCache")
 
@@ -71,12 +68,8 @@ def _check_limiter_cache(alias: str | None) -> list[CheckMessage]:
         return []
     caches = getattr(settings, "CACHES", {})
     if alias not in caches:
-        return [Error(
-            f"AIGEN['LIMITER_CACHE'] is {alias!r}, which is not a key of settings.CACHES.",
-            hint=f"Add it to CACHES or set AIGEN['LIMITER_CACHE'] to one of {sorted(caches)} "
-                 "(None keeps the limiter per process).",
-            id="aigen.E005",
-        )]
+        return _unknown_alias("LIMITER_CACHE", alias, "CACHES", caches, "E005",
+                              " (None keeps the limiter per process)")
     backend = str(caches[alias].get("BACKEND", ""))
     if backend.endswith("DummyCache"):
         return [Error(
