@@ -55,6 +55,11 @@ def render_image(caption: Caption, width: int, height: int, mime_type: str) -> b
     footer += f" | seed {caption.seed}"
     margin = int(min(width, height) * _MARGIN)
     draw.text((margin, height - margin), footer, font=small, fill=ink, anchor="ls")
+    return encode_image(image, mime_type)
+
+
+def encode_image(image: Image.Image, mime_type: str) -> bytes:
+    """``image`` as the emulator sends it: JPEG, or a quickly compressed PNG."""
     out = io.BytesIO()
     if mime_type == "image/jpeg":
         image.save(out, "JPEG", quality=90)

@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 from PIL import Image, ImageChops
 
+from aigen_app.emulator.images import encode_image
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,12 +42,7 @@ def grainy(render: Any, sigma: float) -> Any:
         noise = Image.effect_noise((width, height), sigma)
         flat = Image.new("L", (width, height), 128)
         image = ImageChops.add(image, Image.merge("RGB", (noise, flat, flat)), 1.0, -128)
-        out = io.BytesIO()
-        if mime_type == "image/jpeg":
-            image.save(out, "JPEG", quality=90)
-        else:
-            image.save(out, "PNG", compress_level=1)
-        return out.getvalue()
+        return encode_image(image, mime_type)
 
     return render_image
 
