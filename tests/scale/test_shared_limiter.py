@@ -22,7 +22,7 @@ from django.test import override_settings
 
 from aigen_app import limits
 from aigen_app.checks import check_aigen_settings
-from aigen_app.client import GenerationRequest, LocalRateLimiter
+from aigen_app.client import GenerationRequest, LocalRateLimiter, RateLimitError
 from aigen_app.emulator import EmulatorServer
 from aigen_app.gateway import build_client, build_limiter
 from aigen_app.limits import SharedRateLimiter
@@ -202,6 +202,24 @@ async def test_a_cooldown_pauses_every_limiter_on_the_cache(limiter_alias: str) 
     assert other_model.started - started < 0.7
     [paused] = await take_slots(worker_b, 1)
     assert paused.started - started >= 1.0 - EPS
+
+
+async def test_a_cooldown_longer_than_max_wait_raises_with_the_remaining_wait(
+    limiter_alias: str,
+) -> None:
+    limiter = SharedRateLimiter(limiter_alias)
+    limiter.cooldown(MODEL, 90)
+    async with asyncio.timeout(1):
+        with pytest.raises(RateLimitError) as info:
+            async with limiter.slot(MODEL, max_wait=30):
+                pass
+    assert info.value.retry_after is not None and 88 <= info.value.retry_after <= 90
+    # Within max_wait, the pause is waited out.
+    limiter.cooldown("gemini-3-pro-image", 0.3)
+    started = time.monotonic()
+    async with limiter.slot("gemini-3-pro-image", max_wait=30):
+        pass
+    assert time.monotonic() - started >= 0.2
 
 
 async def test_a_cancelled_wait_gives_its_turn_back(limiter_alias: str) -> None:
