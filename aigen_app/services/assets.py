@@ -72,8 +72,10 @@ def delete_media_asset(asset: MediaAsset) -> None:
     turn; retrying one whose asset is gone is refused by ``retry_generation``).
     """
     with transaction.atomic():
-        # The lock creation takes on the assets it links (``creation._lock_assets``):
-        # a generation being stored right now is seen here once it commits.
+        # Locked first: a generation linking the asset that commits while this waits is
+        # then seen below. One that commits after this deletion fails its own commit
+        # (the link's foreign key), and creation reports that as a deleted asset
+        # (``creation._check_assets_exist``).
         list(MediaAsset.objects.select_for_update().filter(pk=asset.pk).values_list("pk"))
         waiting = list(
             GenerationAsset.objects.filter(
