@@ -210,7 +210,7 @@ class AIGenerationClient:
         model = request.model or self.model
         call = _Call(generation_id=request.generation_id or str(uuid.uuid4()), model=model,
                      started=started, deadline=started + self.deadline)
-        try:  # checks made before any request: failing them still logs an outcome line
+        try:  # any failure, before a request is sent or after, logs one outcome line
             validate_size(request.width, request.height)
             spec = get_model_spec(model)
             ratio = nearest_ratio(spec, request.width, request.height)
@@ -222,11 +222,7 @@ class AIGenerationClient:
                 safety_settings=self.safety_settings,
             )
             call.body = gemini.encode_payload(payload)
-        except GenerationError as exc:
-            _record_failure(call, exc)
-            raise
-        reply = await self._send_with_retries(call)
-        try:
+            reply = await self._send_with_retries(call)
             image, mime = await _exact_size(reply.image_data, request.width, request.height)
         except GenerationError as exc:
             _record_failure(call, exc)
@@ -261,11 +257,7 @@ class AIGenerationClient:
             before_sleep=lambda rs: self._before_sleep(call, rs),
             retry_error_callback=lambda rs: self._give_up(call, rs),
         )
-        try:
-            reply: gemini.ParsedReply = await retrying(self._attempt, call)
-        except GenerationError as exc:
-            _record_failure(call, exc)
-            raise
+        reply: gemini.ParsedReply = await retrying(self._attempt, call)
         return reply
 
     def _is_retryable(self, exc: BaseException) -> bool:
