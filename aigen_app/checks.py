@@ -165,3 +165,48 @@ def check_sqlite_locking(databases: Mapping[str, Mapping[str, Any]]) -> list[Che
                 id="aigen.W006",
             ))
     return found
+
+
+@register()
+def check_host_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Host settings that break something a user would not see at once."""
+    try:
+        alias = aigen_settings.STORAGE
+    except ImproperlyConfigured:
+        return []  # check_aigen_settings reports it
+    storage = getattr(settings, "STORAGES", {}).get(alias)
+    return [*_check_swagger_files(), *_check_media_root(alias, storage)]
+
+
+def _check_swagger_files() -> list[CheckMessage]:
+    """Swagger UI (``api/docs/``) loads its files from drf-spectacular-sidecar when it is
+    installed; without it, from the CDN the host's SWAGGER_UI_DIST names: a blank page
+    offline or behind a strict Content-Security-Policy."""
+    if "drf_spectacular" not in settings.INSTALLED_APPS:
+        return []
+    if "drf_spectacular_sidecar" in settings.INSTALLED_APPS:
+        return []
+    return [Warning(
+        "Swagger UI (the API's docs/ page) will load its JavaScript and CSS from a CDN: "
+        "drf_spectacular_sidecar is not in INSTALLED_APPS.",
+        hint="pip install 'aigen[swagger]' and add 'drf_spectacular_sidecar' to "
+        "INSTALLED_APPS; the page then serves them as static files.",
+        id="aigen.W007",
+    )]
+
+
+def _check_media_root(alias: str, storage: dict[str, Any] | None) -> list[CheckMessage]:
+    """A file-system storage without an absolute location writes images relative to
+    whichever directory a process started in: the admin and the API then miss them."""
+    if not storage or not str(storage.get("BACKEND", "")).endswith("FileSystemStorage"):
+        return []
+    location = (storage.get("OPTIONS") or {}).get("location") or settings.MEDIA_ROOT
+    if location and os.path.isabs(location):
+        return []
+    return [Warning(
+        f"STORAGES[{alias!r}] (AIGEN['STORAGE']) is a file-system storage without an "
+        "absolute location: images are written relative to the directory each process "
+        "starts in, and the admin and the API cannot find them from another.",
+        hint='Set MEDIA_ROOT to an absolute path, e.g. MEDIA_ROOT = BASE_DIR / "media".',
+        id="aigen.W008",
+    )]

@@ -122,32 +122,9 @@ if find_spec("django_rq") is not None:
 
 AIGEN: dict[str, object] = {}
 
-# No DEFAULT_THROTTLE_RATES: the API's create throttle falls back to
-# AIGEN["API_CREATE_RATE"] (set "aigen_create" here to override it).
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first: an unauthenticated request gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "aigen_app.api.exceptions.exception_handler",
-}
-
-SPECTACULAR_SETTINGS = {
-    "TITLE": "aigen API",
-    "DESCRIPTION": "AI image generation: generations, refinements, conversations and "
-                   "media assets. Every object is visible to its owner only.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # Request and response shapes differ (uploads, read-only fields).
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
+# No REST_FRAMEWORK: the app's views set everything they depend on, so the demo runs the
+# API as a host project with DRF's defaults does. The create throttle's rate is
+# AIGEN["API_CREATE_RATE"] (a host's DEFAULT_THROTTLE_RATES["aigen_create"] overrides it).
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

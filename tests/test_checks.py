@@ -97,3 +97,33 @@ def test_sqlite_without_immediate_transactions_warns() -> None:
     assert check_sqlite_locking(
         {"default": {**sqlite, "OPTIONS": {"transaction_mode": "IMMEDIATE"}},
          "pg": {"ENGINE": "django.db.backends.postgresql"}}) == []
+
+
+def host_ids(**overrides: object) -> set[str]:
+    from aigen_app.checks import check_host_settings
+
+    with override_settings(**overrides):
+        return {message.id or "" for message in check_host_settings()}
+
+
+def test_swagger_ui_from_a_cdn_warns() -> None:
+    from django.conf import settings
+
+    assert "aigen.W007" not in host_ids()
+    apps = [app for app in settings.INSTALLED_APPS if app != "drf_spectacular_sidecar"]
+    assert "aigen.W007" in host_ids(INSTALLED_APPS=apps)
+
+
+@pytest.mark.parametrize(("media_root", "options", "warned"), [
+    ("", {}, True),                                   # startproject's default
+    ("media", {}, True),
+    ("/srv/site/media", {}, False),
+    ("", {"location": "/srv/site/media"}, False),
+])
+def test_file_storage_without_an_absolute_location_warns(
+        media_root: str, options: dict[str, str], warned: bool) -> None:
+    storages = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                            "OPTIONS": options},
+                "staticfiles": {"BACKEND":
+                                "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    assert ("aigen.W008" in host_ids(MEDIA_ROOT=media_root, STORAGES=storages)) is warned

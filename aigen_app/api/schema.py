@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    """drf-spectacular's ``extend_schema`` for a view method, built on its ``AutoSchema``.
+
+    ``extend_schema`` bases a method's schema on ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``
+    when the method names none, and DRF's own default there breaks ``/api/schema/``
+    (``get_operation() takes 3 positional arguments``). Naming the class on the method
+    first keeps the API's schema whatever the host's ``REST_FRAMEWORK`` says.
+    """
+    decorate = extend_schema(**kwargs)
+
+    def decorator(method: F) -> F:
+        if not inspect.isclass(method):
+            # @action keeps its view's init arguments in ``kwargs``; others have none.
+            initkwargs = getattr(method, "kwargs", None)
+            if initkwargs is None:
+                initkwargs = method.kwargs = {}  # type: ignore[attr-defined]
+            initkwargs.setdefault("schema", AutoSchema)
+        return decorate(method)  # type: ignore[no-any-return]
+
+    return decorator
 
 
 class ErrorSerializer(serializers.Serializer[Any]):

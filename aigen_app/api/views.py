@@ -18,13 +18,14 @@ from django.db.models import (
 from django.http.response import HttpResponseBase
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -55,13 +56,19 @@ M = TypeVar("M", bound=Model)
 class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     """The signed-in user's own objects only; creating actions throttled.
 
-    Authentication, the error handler and the schema class are set here rather than
-    left to the host's ``REST_FRAMEWORK`` setting, so the API behaves as documented in a
-    project that configures DRF differently (or not at all); subclass to change them.
+    Authentication, permissions, renderers, parsers, pagination, filtering, versioning,
+    the error handler and the schema class are set here rather than left to the host's
+    ``REST_FRAMEWORK`` setting, so the API behaves as documented in a project that
+    configures DRF differently (or not at all); subclass to change them. The host's
+    throttles still apply, before the create throttle.
     """
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsOwner]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    parser_classes = [JSONParser]
+    # URLs carry no version: a host's URL or namespace versioning would break reverse().
+    versioning_class = None
     schema = AutoSchema()
     pagination_class = PagePagination
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
@@ -118,10 +125,10 @@ class RefineJSONSerializer(s.RefineSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your generations, newest first",
+    list=schema.operation(summary="Your generations, newest first",
                        responses={200: s.GenerationSerializer(many=True),
                                   **schema.errors(*schema.LIST)}),
-    retrieve=extend_schema(summary="One of your generations",
+    retrieve=schema.operation(summary="One of your generations",
                            responses={200: s.GenerationSerializer,
                                       **schema.errors(404, *schema.READ)}),
 )
@@ -141,7 +148,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
             Prefetch("asset_links", queryset=links.order_by("position"),
                      to_attr=s.PREFETCHED_ASSET_LINKS))
 
-    @extend_schema(
+    @schema.operation(
         summary="Start a generation",
         request={"application/json": GenerationCreateJSONSerializer,
                  "multipart/form-data": s.GenerationCreateSerializer},
@@ -156,7 +163,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
                                      idempotency_key=idempotency_key(request))
         return self._started(generation, done=status.HTTP_201_CREATED)
 
-    @extend_schema(
+    @schema.operation(
         summary="Refine a succeeded generation: the next turn of its conversation",
         request={"application/json": RefineJSONSerializer,
                  "multipart/form-data": s.RefineSerializer},
@@ -173,7 +180,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
                                      idempotency_key=idempotency_key(request))
         return self._started(generation, done=status.HTTP_201_CREATED)
 
-    @extend_schema(
+    @schema.operation(
         summary="Run a failed, blocked or canceled generation again", request=None,
         parameters=[schema.LOCATION, schema.RETRY_AFTER],
         responses={200: OpenApiResponse(s.GenerationSerializer, "Finished already."),
@@ -184,7 +191,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         generation = services.retry_generation(self.get_object())
         return self._started(generation, done=status.HTTP_200_OK)
 
-    @extend_schema(
+    @schema.operation(
         summary="Cancel a pending or running generation (canceling twice is harmless)",
         request=None,
         responses={200: s.GenerationSerializer, **schema.errors(404, 409, *schema.READ)},
@@ -194,7 +201,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         generation = services.cancel_generation(self.get_object())
         return Response(self.get_serializer(self._fresh(generation)).data)
 
-    @extend_schema(summary="The generated image (owner only)", responses=schema.IMAGE_RESPONSES)
+    @schema.operation(summary="The generated image (owner only)", responses=schema.IMAGE_RESPONSES)
     @action(detail=True, methods=["get"])
     def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         generation = self.get_object()
@@ -222,10 +229,10 @@ def _parts() -> QuerySet[TurnPart]:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your conversations, newest first",
+    list=schema.operation(summary="Your conversations, newest first",
                        responses={200: s.ConversationSerializer(many=True),
                                   **schema.errors(*schema.LIST)}),
-    retrieve=extend_schema(summary="A conversation with its turns in order",
+    retrieve=schema.operation(summary="A conversation with its turns in order",
                            responses={200: s.ConversationDetailSerializer,
                                       **schema.errors(404, *schema.READ)}),
 )
@@ -266,7 +273,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
         data = self.get_serializer(rows, many=True).data
         return Response(data) if page is None else self.get_paginated_response(data)
 
-    @extend_schema(summary="An image of a turn (owner only)", responses=schema.IMAGE_RESPONSES,
+    @schema.operation(summary="An image of a turn (owner only)", responses=schema.IMAGE_RESPONSES,
                    parameters=schema.PART_PARAMETERS)
     @action(detail=True, methods=["get"],
             url_path=r"turns/(?P<position>[0-9]+)/parts/(?P<index>[0-9]+)/image",
@@ -285,13 +292,13 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your media assets, newest first",
+    list=schema.operation(summary="Your media assets, newest first",
                        responses={200: s.MediaAssetSerializer(many=True),
                                   **schema.errors(*schema.LIST)}),
-    retrieve=extend_schema(summary="One of your media assets",
+    retrieve=schema.operation(summary="One of your media assets",
                            responses={200: s.MediaAssetSerializer,
                                       **schema.errors(404, *schema.READ)}),
-    destroy=extend_schema(summary="Delete a media asset (its file goes too unless a "
+    destroy=schema.operation(summary="Delete a media asset (its file goes too unless a "
                                   "conversation still holds it)",
                           responses={204: None, **schema.errors(404, *schema.READ),
                                      409: schema.ASSET_IN_USE}),
@@ -308,7 +315,7 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self) -> QuerySet[MediaAsset]:
         return self.owned(MediaAsset.objects.all())
 
-    @extend_schema(
+    @schema.operation(
         summary="Upload a media asset",
         request={"multipart/form-data": s.MediaAssetUploadSerializer},
         parameters=[schema.LOCATION],
@@ -331,7 +338,7 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def perform_destroy(self, instance: MediaAsset) -> None:
         services.delete_media_asset(instance)
 
-    @extend_schema(summary="The asset's image (owner only)", responses=schema.IMAGE_RESPONSES)
+    @schema.operation(summary="The asset's image (owner only)", responses=schema.IMAGE_RESPONSES)
     @action(detail=True, methods=["get"])
     def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         asset = self.get_object()

@@ -14,7 +14,7 @@ from aigen_app.models import Generation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_tasks")]
 URL = "/api/generations/"
-REST = settings.REST_FRAMEWORK
+REST = getattr(settings, "REST_FRAMEWORK", {})
 
 
 def create(client: APIClient) -> Any:
