@@ -356,3 +356,12 @@ def reply_parts(generation: Any) -> list[Any]:
     from aigen_app.models import Turn
 
     return list(Turn.objects.get(generation=generation, role="model").parts.all())
+
+
+@pytest.fixture(scope="session")
+def built_dists(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The wheel and sdist of the tracked files, built once per session
+    (``tests.packaging.dists.Dists``)."""
+    from tests.packaging.dists import build_dists
+
+    return build_dists(tmp_path_factory.mktemp("dists"))
