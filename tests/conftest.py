@@ -15,7 +15,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +36,8 @@ from PIL import Image
 from aigen_app.emulator import EmulatorServer, running_emulator
 
 TEST_API_KEY = "test-key"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_INSTALL_TIMEOUT = 900
 
 # Task backends (Django 6's django.tasks, or the django-tasks backport on 5.2).
 TASKS_MODULE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
@@ -365,3 +369,34 @@ def built_dists(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.packaging.dists import build_dists
 
     return build_dists(tmp_path_factory.mktemp("dists"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's Chromium, installing the package when it is missing and we
+    may (root, apt-get): the browser test must run in CI, not download a browser.
+
+    Missing and not installable: the test fails when env CI is set, else is skipped.
+    """
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            subprocess.run(
+                ["/bin/sh", "-c", "apt-get update && apt-get install -y "
+                 "--no-install-recommends chromium"],
+                env=env, check=True, timeout=CHROMIUM_INSTALL_TIMEOUT,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        except subprocess.CalledProcessError as exc:
+            reason = f"apt-get failed: {exc}; {exc.stderr.decode(errors='replace')[-800:]}"
+        except (subprocess.SubprocessError, OSError) as exc:
+            reason = f"could not run apt-get: {exc}"
+        else:
+            reason = f"apt-get installed chromium but {CHROMIUM} is missing"
+    else:
+        reason = f"{CHROMIUM} is missing (install Debian's chromium package as root)"
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    if os.environ.get("CI"):
+        pytest.fail(f"The browser test must run in CI: {reason}")
+    pytest.skip(reason)

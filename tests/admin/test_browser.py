@@ -24,43 +24,20 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from aigen_app import services
 from aigen_app.models import Generation, GenerationStatus
+from tests.browser import CHROMIUM_ARGS, loaded_images
 from tests.conftest import png_bytes
 
 from .helpers import admin_url
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PASSWORD = "correct-horse-battery"  # a throwaway test account
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Every image of the page: whether it loaded, and its natural width.
-IMAGES_LOADED = """selector => Array.from(document.querySelectorAll(selector))
-    .map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
-                  width: img.naturalWidth}))"""
-
 
 def screenshot(page: Page, directory: Path, name: str) -> Path:
     path = directory / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
-
-
-def loaded_images(page: Page, selector: str) -> list[dict[str, Any]]:
-    """Scroll each image into view (they load lazily), wait until all have settled,
-    then report each one."""
-    images = page.locator(selector)
-    for index in range(images.count()):
-        images.nth(index).scroll_into_view_if_needed()
-    page.wait_for_function(
-        "selector => Array.from(document.querySelectorAll(selector)).every(i => i.complete)",
-        arg=selector,
-    )
-    result: list[dict[str, Any]] = page.evaluate(IMAGES_LOADED, selector)
-    return result
 
 
 @pytest.mark.django_db(transaction=True)

@@ -48,8 +48,9 @@ class Dists:
 def tracked_files(under: str = "") -> list[str]:
     """The files git tracks (under a folder), as they are in the working tree; files
     deleted but not yet committed are left out."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--", *([under] if under else [])],
+    # The git on PATH: whichever one the checkout was made with.
+    listing = subprocess.run(  # noqa: S603
+        ["git", "ls-files", "-z", "--", *([under] if under else [])],  # noqa: S607
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout
     return sorted(name for name in listing.split("\0") if name and (ROOT / name).is_file())
@@ -65,7 +66,7 @@ def build_dists(scratch: Path) -> Dists:
     out = scratch / "dist"
     # --no-isolation: build with this environment's setuptools (the dev extra pins one
     # new enough) instead of downloading one into a fresh environment.
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our interpreter, our checkout
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
         capture_output=True, text=True, timeout=BUILD_TIMEOUT,
     )
