@@ -10,6 +10,8 @@ any request to another host.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,8 @@ from tests.browser import CHROMIUM_ARGS, loaded_images
 from tests.conftest import png_bytes
 
 from .conftest import PASSWORD, STAFF, Site
-from .project import DRF_SCHEMA_SETTINGS, Host, running_server
+from .project import COMMAND_TIMEOUT, DRF_SCHEMA_SETTINGS, Host, running_server
+from .suite import copy_suite
 
 pytestmark = [pytest.mark.host, pytest.mark.timeout(300)]
 
@@ -64,6 +67,18 @@ def test_the_host_imports_the_installed_wheel_not_the_checkout(host: Host) -> No
     location = Path(output.strip().splitlines()[-1]).resolve()  # after shell's banner
     assert location.is_relative_to(host.site.resolve()), location
     assert not location.is_relative_to(ROOT), location
+
+
+def test_host_suite_passes_with_aigen_testing_fixtures(host: Host) -> None:
+    """The host's own pytest run, with ``pytest_plugins = ["aigen_app.testing"]``."""
+    copy_suite(host)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+         "tests"], cwd=host.root, env=host.env, capture_output=True, text=True,
+        timeout=COMMAND_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout, result.stdout
 
 
 def test_check_reports_no_errors(host: Host) -> None:
