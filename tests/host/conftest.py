@@ -5,23 +5,21 @@ with a superuser; the bundled emulator and a real server run in it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from .adoption import adoption_snippets
-from .project import Host, create_host, running_emulator_process, running_server
-
-STAFF = "staff"
-PASSWORD = "correct-horse-battery"  # a throwaway account of a throwaway project
-API_KEY = "host-leg-key"
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    token: str  # the superuser's DRF token
+from .project import (
+    API_KEY,
+    PASSWORD,
+    STAFF,
+    Host,
+    Site,
+    create_host,
+    running_emulator_process,
+    running_server,
+)
 
 
 @pytest.fixture(scope="package")

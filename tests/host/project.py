@@ -24,12 +24,23 @@ START_TIMEOUT = 60
 # Settings a host may have that once broke the API: DRF's own schema class.
 DRF_SCHEMA_SETTINGS = "settings_drf_schema"
 DRF_SCHEMA_CLASS = "rest_framework.schemas.openapi.AutoSchema"
+STAFF = "staff"
+PASSWORD = "correct-horse-battery"  # a throwaway account of a throwaway project
+API_KEY = "host-leg-key"  # the emulator accepts any key
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Site:
+    """The host's running server."""
+
+    url: str
+    token: str  # the superuser's DRF token
 
 
 @dataclass

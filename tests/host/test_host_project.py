@@ -26,8 +26,15 @@ from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwr
 from tests.browser import CHROMIUM_ARGS, loaded_images
 from tests.conftest import png_bytes
 
-from .conftest import PASSWORD, STAFF, Site
-from .project import COMMAND_TIMEOUT, DRF_SCHEMA_SETTINGS, Host, running_server
+from .project import (
+    COMMAND_TIMEOUT,
+    DRF_SCHEMA_SETTINGS,
+    PASSWORD,
+    STAFF,
+    Host,
+    Site,
+    running_server,
+)
 from .suite import copy_suite
 
 pytestmark = [pytest.mark.host, pytest.mark.timeout(300)]
