@@ -4,6 +4,8 @@ table in docs/installation.md, and that nothing cites a file outside the reposit
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from aigen_app.conf import DEFAULTS
@@ -49,3 +51,24 @@ def test_every_setting_is_documented() -> None:
     missing = [key for key in DEFAULTS if f"| `{key}` |" not in table]
     assert missing == []
 
+
+def test_no_tracked_file_cites_a_path_outside_the_repository() -> None:
+    git = shutil.which("git")
+    assert git is not None
+    tracked = subprocess.run(  # noqa: S603 - git, with fixed arguments
+        [git, "ls-files", "-z"], cwd=ROOT, capture_output=True,
+        check=True).stdout.decode().split("\0")
+    # Spelt in two pieces so that this file does not name what it looks for.
+    outside = re.compile(r"\.\./" + "shared/|(?<![\\w.])/" + "work/")
+    citing = []
+    for name in filter(None, tracked):
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        citing += [f"{name}:{number}" for number, line in enumerate(text.splitlines(), 1)
+                   if outside.search(line)]
+    assert citing == []
