@@ -106,7 +106,7 @@ def _check_task_backend(backend: dict[str, Any] | None) -> list[CheckMessage]:
         "backend): a web worker is blocked for the whole generation and may be killed by "
         "its timeout mid-call.",
         hint="Use a worker-backed TASKS backend, e.g. django_tasks_db.DatabaseBackend "
-        "with manage.py db_worker (README: Background work).",
+        "with manage.py db_worker (docs/operations.md#background-work).",
         id="aigen.W003",
     )]
 
@@ -127,7 +127,7 @@ def _check_signed_urls(storage: dict[str, Any] | None) -> list[CheckMessage]:
     return [Warning(
         f"The storage AIGEN['STORAGE'] names serves images with {problem}.",
         hint="Set OPTIONS querystring_auth=True and querystring_expire to a few minutes "
-        "(the README's production settings use 300).",
+        "(the production settings in docs/operations.md use 300).",
         id="aigen.W004",
     )]
 

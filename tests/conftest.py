@@ -163,8 +163,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(moto_endpoint: str) -> Iterator[Any]:
     """A new bucket on moto: a boto3 ``Bucket`` with ``storage_options`` for
-    django-storages' S3 backend (signed URLs valid for 5 minutes, as the README's
-    production settings). Emptied and removed afterwards."""
+    django-storages' S3 backend (signed URLs valid for 5 minutes, as the production
+    settings of docs/operations.md). Emptied and removed afterwards."""
     import boto3
 
     name = f"aigen-{uuid.uuid4().hex[:12]}"

@@ -1,7 +1,8 @@
 """What each image model can do: one table, and the choices derived from it.
 
-Facts from ../shared/gemini-protocol.md §2.3, §2.5, §6, §8. The model takes no pixel
-size, only an aspect-ratio enum and a size tier; exact sizes are made client-side.
+Facts from docs/protocol-gemini.md#image-size, #grounding, #limits and #models. The model
+takes no pixel size, only an aspect-ratio enum and a size tier; exact sizes are made
+client-side.
 """
 
 from __future__ import annotations

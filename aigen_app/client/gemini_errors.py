@@ -1,4 +1,5 @@
-"""Map Gemini error replies to the client's exception tree (../shared/gemini-protocol.md §4).
+"""Map Gemini error replies to the client's exception tree (docs/protocol-gemini.md#errors,
+#rate-limits).
 
 The wait a 429 asks for is spread over three places of decreasing precision: the
 message text ("Please retry in 53.016342224s."), ``RetryInfo.retryDelay`` ("53s") and,

@@ -1,4 +1,5 @@
-"""Parse a 200 ``generateContent`` reply (../shared/gemini-protocol.md §3, §5).
+"""Parse a 200 ``generateContent`` reply (docs/protocol-gemini.md#reply,
+#blocks, #thought-signatures).
 
 A 200 is not a success: policy blocks and "no image" answers arrive as 200 too, and
 "no image" is detected by the absence of a non-thought image part, never by

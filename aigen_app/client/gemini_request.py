@@ -1,4 +1,5 @@
-"""Build the ``generateContent`` request body (../shared/gemini-protocol.md §2, §5).
+"""Build the ``generateContent`` request body (docs/protocol-gemini.md#request-body,
+#thought-signatures).
 
 Capability checks run here, before anything is sent, so a request the model cannot
 serve fails fast with a clear message instead of a paid round trip and an opaque 400.

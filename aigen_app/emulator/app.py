@@ -31,7 +31,8 @@ from .request import parse_json, summarize, validate
 from .state import Emulator, LogEntry
 from .wire import json_response
 
-# Requests carry up to 100 MB of base64 images (protocol §6); leave room for the JSON.
+# Requests carry up to 100 MB of base64 images (docs/protocol-gemini.md#limits); leave
+# room for the JSON.
 MAX_BODY = 120 * 1024 * 1024
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 

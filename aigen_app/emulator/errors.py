@@ -1,7 +1,8 @@
 """Google-style error bodies, shaped like captures of the real API.
 
-Wire facts: ../shared/gemini-protocol.md §4. Clients are tested against these bodies, so
-the details (``@type`` names, Duration strings, message wording) follow real traffic.
+Wire facts: docs/protocol-gemini.md#errors and #rate-limits. Clients are tested against
+these bodies, so the details (``@type`` names, Duration strings, message wording) follow
+real traffic.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def for_fault(fault: Fault, model: str) -> ApiError | None:
             delay = format_duration(fault.number("retry_delay", 1.5))
         return rate_limited(model, retry_delay=delay)
     if kind == "rate_limit_header":
-        # Some proxies and older backends send the header; Gemini itself does not (§4).
+        # Some proxies and older backends send the header; Gemini itself does not
+        # (docs/protocol-gemini.md#rate-limits).
         retry_after = fault.text("retry_after", "2")
         return rate_limited(model, retry_delay=None, outcome=kind,
                             headers={"Retry-After": retry_after})

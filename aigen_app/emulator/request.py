@@ -1,5 +1,6 @@
 """Reading a generateContent body: a lenient summary for the log, a strict validation
-that refuses what the real API refuses (protocol §2, §5) with real-looking 400s."""
+that refuses what the real API refuses (docs/protocol-gemini.md#request-body,
+#thought-signatures) with real-looking 400s."""
 
 from __future__ import annotations
 

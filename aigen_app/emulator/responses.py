@@ -1,7 +1,8 @@
 """HTTP 200 bodies: a generated image, and the ways a 200 can still carry no image.
 
-Shapes follow protocol §3: thought parts carry no signature, every other part does (on
-thinking models), blocks come back as 200s, and ``content`` may be ``{}``.
+Shapes follow docs/protocol-gemini.md#reply, #blocks and #thought-signatures: thought parts
+carry no signature, every other part does (on thinking models), blocks come back as 200s,
+and ``content`` may be ``{}``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def safety_ratings(blocked: str | None = None) -> list[dict[str, Any]]:
 
 
 def image_tokens(call: GenerateCall) -> int:
-    """Output tokens of one image (protocol §3.4, §6)."""
+    """Output tokens of one image (docs/protocol-gemini.md#reply)."""
     if call.model == "gemini-2.5-flash-image":
         return 1290
     return {"512": 747, "4K": 2000}.get(call.tier or "1K", 1120)

@@ -1,8 +1,9 @@
 """Thought signatures: issued per response part, checked when a model turn is replayed.
 
-Real signatures are opaque bytes bound to what the model produced (protocol §5). Binding
-each one to the sha256 of its part's content lets the emulator catch the client bugs that
-matter: a dropped signature, one moved to another part, or one invented by the client.
+Real signatures are opaque bytes bound to what the model produced
+(docs/protocol-gemini.md#thought-signatures). Binding each one to the sha256 of its part's
+content lets the emulator catch the client bugs that matter: a dropped signature, one moved
+to another part, or one invented by the client.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 from .errors import invalid_argument
 from .wire import decode_base64
 
-# Values Google documents for history the model did not produce (protocol §5, TSIG#faqs).
+# Values Google documents for history the model did not produce
+# (docs/protocol-gemini.md#thought-signatures).
 BYPASS_VALUES = frozenset(
     {"skip_thought_signature_validator", "context_engineering_is_the_way_to_go"}
 )

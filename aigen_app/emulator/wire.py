@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-# What a live 200 carried (protocol §1); clients must not depend on them, but may log them.
+# What a live 200 carried (docs/protocol-gemini.md#endpoint); clients must not depend on
+# them, but may log them.
 RESPONSE_HEADERS = {
     "x-gemini-service-tier": "standard",
     "server": "scaffolding on HTTPServer2",

@@ -209,7 +209,7 @@ def test_deleting_a_user_keeps_their_rows_and_files_ownerless(
     assert MediaAsset.objects.get().owner is None
     assert Conversation.objects.get().owner is None
 
-    # The erasure recipe of the README, run before deleting the account.
+    # The erasure recipe of docs/operations.md, run before deleting the account.
     other = make_user()
     theirs = succeeded("A hen", other)
     with transaction.atomic():
