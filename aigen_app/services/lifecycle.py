@@ -15,6 +15,7 @@ from ..models import Generation, GenerationAsset, GenerationStatus, PartKind, Tu
 from ..signals import generation_finished
 from .errors import InvalidGenerationState
 from .queueing import enqueue_on_commit
+from .running import finish_kept_result
 
 logger = logging.getLogger("aigen.services")
 
@@ -87,6 +88,8 @@ class Recovery:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     resent: list[str] = field(default_factory=list)
+    # Lost runs whose paid result was kept, recorded now without calling the API again.
+    finished: list[str] = field(default_factory=list)
 
 
 def recover_generations(
@@ -94,8 +97,10 @@ def recover_generations(
 ) -> Recovery:
     """Settle generations whose run was lost. Safe to run at any time, repeatedly.
 
-    - ``running`` past ``deadline_at`` (the worker died or hung): queued again while
-      attempts remain (``AIGEN["TASK_MAX_ATTEMPTS"]``), else ``failed`` with the reason.
+    - ``running`` past ``deadline_at`` (the worker died or hung): when the run kept a
+      paid result it could not record (``receipts``), that result is recorded;
+      otherwise queued again while attempts remain (``AIGEN["TASK_MAX_ATTEMPTS"]``),
+      else ``failed`` with the reason.
     - ``pending`` and not (re)queued for ``pending_after`` seconds (default
       ``AIGEN["GENERATION_DEADLINE"]``), for example because the queue was down when it
       was created: queued again. A duplicate queue entry is harmless: only one run can
@@ -108,7 +113,11 @@ def recover_generations(
     report = Recovery()
     max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
     stuck = Generation.objects.filter(status=GenerationStatus.RUNNING, deadline_at__lt=now)
-    for generation in stuck.only("id", "attempts", "run_token", "started_at"):
+    for generation in stuck.only("id", "conversation_id", "attempts", "run_token",
+                                 "started_at"):
+        if finish_kept_result(generation) is not None:
+            report.finished.append(str(generation.pk))
+            continue
         _recover_running(generation, now, max_attempts, report)
     wait = float(aigen_settings.GENERATION_DEADLINE if pending_after is None else pending_after)
     cutoff = now - timedelta(seconds=wait)

@@ -10,6 +10,11 @@
    generation was cancelled records nothing, and its files are deleted. A success
    fills the model turn stored with the generation (never a new turn), so the reply
    stays right after its prompt in the conversation.
+
+A paid result is never thrown away because the database is briefly unreachable: its
+files and a receipt are stored before any row is written, the rows are retried
+through the outage until the run's deadline, and past it ``aigen_recover`` records
+the result from the receipt (``receipts``), without calling the API again.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from ..gateway import get_client
 from ..models import Generation, GenerationStatus
 from ..signals import generation_finished, generation_started
 from ..storage import FileBatch, inspect_image, read_file, written_files
-from . import turns
+from . import receipts, turns
+from .outages import DATABASE_UNREACHABLE, through_outage
 from .queueing import can_defer, enqueue_on_commit
 
 logger = logging.getLogger("aigen.services")
@@ -49,6 +55,11 @@ logger = logging.getLogger("aigen.services")
 # Seconds early a deferred run may arrive and still wait for its time (see
 # ``_claim_when_due``).
 EARLY_RUN_TOLERANCE = 5.0
+
+
+class ResultKept(Exception):
+    """A paid result is stored with its receipt, but the database stayed unreachable
+    until the run's deadline: ``aigen_recover`` records it later."""
 
 
 class _Superseded(Exception):
@@ -76,7 +87,10 @@ def run_generation(generation_id: str) -> str:
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
     try:
         generation_started.send(sender=Generation, generation=generation)
-        response = get_client().generate_sync(build_request(generation))
+        request = through_outage(lambda: build_request(generation),
+                                 until=generation.deadline_at,
+                                 what=f"generation {generation.pk}: reading its request")
+        response = get_client().generate_sync(request)
     except RateLimitError as exc:
         return _rate_limited(generation, token, exc)
     except ContentPolicyError as exc:
@@ -100,6 +114,8 @@ def run_generation(generation_id: str) -> str:
         raise
     try:
         return _succeeded(generation, token, response)
+    except ResultKept:
+        raise  # the row stays running: aigen_recover records the kept result
     except Exception as exc:
         # The files are gone already (written_files); say why the result is missing.
         _finish(generation, token, GenerationStatus.FAILED, error_code="result_not_saved",
@@ -110,16 +126,20 @@ def run_generation(generation_id: str) -> str:
 
 def _claim(generation_id: str) -> Generation | None:
     now = timezone.now()
+    deadline = now + timedelta(seconds=_run_deadline())
     claimed = (
         Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
         .update(
             status=GenerationStatus.RUNNING, run_token=uuid.uuid4(), attempts=F("attempts") + 1,
-            started_at=now, finished_at=None, run_after=None,
-            deadline_at=now + timedelta(seconds=_run_deadline()),
+            started_at=now, finished_at=None, run_after=None, deadline_at=deadline,
         )
     )
-    return Generation.objects.get(pk=generation_id) if claimed else None
+    if not claimed:
+        return None
+    # The row is this run's now: a lost connection must not strand it running.
+    return through_outage(lambda: Generation.objects.get(pk=generation_id), until=deadline,
+                          what=f"generation {generation_id}: reading its claimed row")
 
 
 def _claim_when_due(generation_id: str) -> Generation | None:
@@ -166,33 +186,82 @@ def build_request(generation: Generation) -> GenerationRequest:
 
 
 def _succeeded(generation: Generation, token: Any, response: GenerationResponse) -> str:
+    """Record a paid result. Its files and receipt are stored first, then the rows are
+    written, retried through a database outage until the run's deadline; after that
+    ``ResultKept`` leaves the row to ``aigen_recover`` (see ``receipts``)."""
+    with written_files() as files:
+        result = _stored_result(response, files)
+        receipts.keep(generation.pk, token, result)
     try:
-        with written_files() as files:
-            image_name = files.save("generations", response.image_data, response.mime_type)
-            info = inspect_image(response.image_data)
-            parts = _model_parts(response, image_name, info.sha256, files)
-            with transaction.atomic():
-                # Same lock order as creation (conversation, then generation): the
-                # model turn is filled and the conversation's updated_at moves.
-                turns.lock_conversation(generation.conversation_id)
-                usage = response.usage
-                _fenced_update(
-                    generation, token, GenerationStatus.SUCCEEDED,
-                    image=image_name, mime_type=info.mime_type, image_width=info.width,
-                    image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
-                    seed=response.seed, model=response.model[:100], text=response.text,
-                    model_version=response.model_version[:100],
-                    response_id=response.response_id[:200],
-                    finish_reason=response.finish_reason[:64],
-                    prompt_tokens=usage.prompt_tokens,
-                    candidates_tokens=usage.candidates_tokens,
-                    thoughts_tokens=usage.thoughts_tokens, total_tokens=usage.total_tokens,
-                    inference_time_ms=response.inference_time_ms,
-                    api_attempts=response.attempts, error_code="", error_message="",
-                )
-                turns.fill_model_turn(generation, parts)
+        status = through_outage(lambda: _record_result(generation, token, result),
+                                until=generation.deadline_at,
+                                what=f"generation {generation.pk}: saving its paid result")
+    except DATABASE_UNREACHABLE as exc:
+        raise ResultKept(f"generation {generation.pk}: the database stayed unreachable; "
+                         f"its result is kept at {receipts.receipt_name(generation.pk, token)} "
+                         "for aigen_recover") from exc
+    except BaseException:
+        files.discard()
+        receipts.drop(generation.pk, token)
+        raise
+    if status is None:  # superseded: someone else settled the row
+        files.discard()
+        status = _status_of(generation)
+    receipts.drop(generation.pk, token)
+    return status
+
+
+def finish_kept_result(generation: Generation) -> str | None:
+    """Record the result a lost run kept (its receipt), without calling the API again;
+    None when the run kept none. For ``aigen_recover``, once the run's deadline passed."""
+    token = generation.run_token
+    result = receipts.load(generation.pk, token)
+    if result is None:
+        return None
+    status = _record_result(generation, token, result)
+    if status is None:
+        lost = FileBatch()
+        lost.names.extend(result.files)
+        lost.discard()
+        status = _status_of(generation)
+    receipts.drop(generation.pk, token)
+    return status
+
+
+def _stored_result(response: GenerationResponse, files: FileBatch) -> receipts.KeptResult:
+    """Write the result's files; returns what the rows will record."""
+    image_name = files.save("generations", response.image_data, response.mime_type)
+    info = inspect_image(response.image_data)
+    usage = response.usage
+    fields = dict(
+        image=image_name, mime_type=info.mime_type, image_width=info.width,
+        image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
+        seed=response.seed, model=response.model[:100], text=response.text,
+        model_version=response.model_version[:100], response_id=response.response_id[:200],
+        finish_reason=response.finish_reason[:64], prompt_tokens=usage.prompt_tokens,
+        candidates_tokens=usage.candidates_tokens, thoughts_tokens=usage.thoughts_tokens,
+        total_tokens=usage.total_tokens, inference_time_ms=response.inference_time_ms,
+        api_attempts=response.attempts, error_code="", error_message="",
+    )
+    return receipts.KeptResult(fields, _model_parts(response, image_name, info.sha256, files))
+
+
+def _record_result(generation: Generation, token: Any, result: receipts.KeptResult) -> str | None:
+    """Write a stored result into the rows in one transaction; None if the run no
+    longer holds the row."""
+    try:
+        with transaction.atomic():
+            # Same lock order as creation (conversation, then generation): the model
+            # turn is filled and the conversation's updated_at moves.
+            turns.lock_conversation(generation.conversation_id)
+            _fenced_update(generation, token, GenerationStatus.SUCCEEDED, **result.fields)
+            turns.fill_model_turn(generation, result.parts)
     except _Superseded:
-        return _status_of(generation)
+        # A commit whose acknowledgement was lost with the connection, retried: the
+        # row already holds this very result.
+        if not Generation.objects.filter(pk=generation.pk, status=GenerationStatus.SUCCEEDED,
+                                         image=result.fields["image"]).exists():
+            return None
     return _after_finish(generation)
 
 
@@ -272,9 +341,13 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
 def _finish(generation: Generation, token: Any, status: GenerationStatus,
             **fields: Any) -> str:
     """Record a terminal status without a result, if the run still holds the row."""
-    try:
+    def record() -> None:
         with transaction.atomic():
             _fenced_update(generation, token, status, **fields)
+
+    try:
+        through_outage(record, until=generation.deadline_at,
+                       what=f"generation {generation.pk}: saving its outcome ({status})")
     except _Superseded:
         return _status_of(generation)
     return _after_finish(generation)
