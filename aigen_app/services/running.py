@@ -318,7 +318,12 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
             "run work later (supports_defer is False). Retry the generation later, or use "
             "a backend that can defer, such as django_tasks_db.DatabaseBackend.",
         )
-    if generation.attempts >= max_attempts:
+    # A wait longer than the client sleeps (a long 429 or Retry-After, answered at once,
+    # or the limiter refusing locally during a cooldown) is a deferral, not a failed run:
+    # the run gives its attempt back. TASK_MAX_ATTEMPTS counts runs that crashed or had
+    # their retries refused, so a backlog behind a long cooldown drains when it lifts.
+    deferral = exc.retry_after is not None and wait > limit
+    if not deferral and generation.attempts >= max_attempts:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        api_attempts=exc.attempts,
                        error_message=f"{reason}; gave up after {generation.attempts} task runs "
@@ -329,6 +334,7 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
             _fenced_update(
                 generation, token, GenerationStatus.PENDING, run_token=None, deadline_at=None,
                 run_after=run_after, queued_at=timezone.now(), api_attempts=exc.attempts,
+                attempts=F("attempts") - 1 if deferral else generation.attempts,
                 error_code=exc.code,
                 error_message=f"{reason}; deferred until {run_after.isoformat()}.",
             )
