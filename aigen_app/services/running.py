@@ -126,7 +126,7 @@ def run_generation(generation_id: str) -> str:
 
 def _claim(generation_id: str) -> Generation | None:
     now = timezone.now()
-    deadline = now + timedelta(seconds=_run_deadline())
+    deadline = now + timedelta(seconds=run_deadline())
     claimed = (
         Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
@@ -158,7 +158,7 @@ def _claim_when_due(generation_id: str) -> Generation | None:
     return _claim(generation_id)
 
 
-def _run_deadline() -> float:
+def run_deadline() -> float:
     """Seconds a run may take before ``aigen_recover`` may treat it as lost: never less
     than the client's own deadline plus a margin for storage, so a live run is not
     queued a second time (and paid for twice) because the two settings disagree."""

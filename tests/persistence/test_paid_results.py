@@ -82,7 +82,7 @@ def test_a_result_kept_past_the_deadline_is_recorded_by_recovery(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     generation = pending(make_user)
-    monkeypatch.setattr(running, "_run_deadline", lambda: 0.5)
+    monkeypatch.setattr(running, "run_deadline", lambda: 0.5)
     monkeypatch.setattr(turns, "fill_model_turn", failing(None, turns.fill_model_turn))
 
     with pytest.raises(running.ResultKept):
@@ -92,7 +92,7 @@ def test_a_result_kept_past_the_deadline_is_recorded_by_recovery(
     assert generation.status == GenerationStatus.RUNNING
     assert receipts.load(generation.pk, generation.run_token) is not None
     monkeypatch.undo()
-    monkeypatch.setattr(running, "_run_deadline", lambda: 0.5)  # undone with the rest
+    monkeypatch.setattr(running, "run_deadline", lambda: 0.5)  # undone with the rest
 
     report = services.recover_generations(now=timezone.now() + timedelta(seconds=1))
 
@@ -109,7 +109,7 @@ def test_a_kept_result_of_a_cancelled_generation_is_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     generation = pending(make_user)
-    monkeypatch.setattr(running, "_run_deadline", lambda: 0.5)
+    monkeypatch.setattr(running, "run_deadline", lambda: 0.5)
     monkeypatch.setattr(turns, "fill_model_turn", failing(None, turns.fill_model_turn))
     with pytest.raises(running.ResultKept):
         services.run_generation(str(generation.pk))

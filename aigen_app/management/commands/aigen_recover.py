@@ -73,12 +73,15 @@ class Command(BaseCommand):
             return
         for label, items in (("finished from its kept result", report.finished),
                              ("queued again", report.requeued), ("failed", report.failed),
-                             ("re-sent", report.resent), ("deleted file", swept)):
+                             ("re-sent", report.resent),
+                             ("reclaimed task row", report.reclaimed),
+                             ("deleted file", swept)):
             for item in items:
                 self.stdout.write(f"{label}: {item}")
         self.stdout.write(
             f"{len(report.finished)} finished from kept results, "
             f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
-            f"{len(report.resent)} re-sent"
+            f"{len(report.resent)} re-sent, {report.waiting} pending left in the queue, "
+            f"{len(report.reclaimed)} task rows of dead workers reclaimed"
             + (f", {len(swept)} orphaned files deleted." if sweep_files is not None else ".")
         )
