@@ -30,8 +30,8 @@ FIRST_WAIT, LONGEST_WAIT = 0.1, 5.0
 
 def through_outage(write: Callable[[], T], *, until: datetime | None, what: str) -> T:
     """Call ``write`` (one whole transaction) until it gets through, reconnecting and
-    backing off while the database is unreachable, for as long as ``until`` allows (once
-    when it is None); the last error is raised after that. Logs one warning per outage.
+    backing off while the database is unreachable, until ``until`` (None: for as long
+    as it takes); the last error is raised after that. Logs one warning per outage.
 
     Inside a transaction of the caller's nothing can be retried (the transaction is
     lost with its connection), so the first error is raised at once.
@@ -41,16 +41,17 @@ def through_outage(write: Callable[[], T], *, until: datetime | None, what: str)
         try:
             result = write()
         except DATABASE_UNREACHABLE as exc:
-            if connection.in_atomic_block or until is None:
+            if connection.in_atomic_block:
                 raise
             pause = wait * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
-            if timezone.now().timestamp() + pause >= until.timestamp():
+            if until is not None and timezone.now().timestamp() + pause >= until.timestamp():
                 logger.error("%s: the database stayed unreachable until %s; giving up (%s)",
                              what, until.isoformat(), exc)
                 raise
             if not warned:
                 logger.warning("%s: the database is unreachable (%s: %s); retrying until %s",
-                               what, type(exc).__name__, exc, until.isoformat())
+                               what, type(exc).__name__, exc,
+                               "it answers" if until is None else until.isoformat())
                 warned = True
             time.sleep(pause)
             # Drops the broken connection (only an unusable one: outside a transaction
@@ -59,5 +60,5 @@ def through_outage(write: Callable[[], T], *, until: datetime | None, what: str)
             wait = min(LONGEST_WAIT, wait * 2)
             continue
         if warned:
-            logger.warning("%s: the database answers again; saved", what)
+            logger.warning("%s: the database answers again", what)
         return result

@@ -19,6 +19,7 @@ the result from the receipt (``receipts``), without calling the API again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -112,6 +113,12 @@ def run_generation(generation_id: str) -> str:
         _finish(generation, token, GenerationStatus.FAILED, error_code="internal_error",
                 error_message=f"{type(exc).__name__}: {exc}")
         raise
+    except BaseException:
+        # SystemExit or KeyboardInterrupt: the worker is told to stop now. No result
+        # has come, so the generation goes back to the queue at once instead of staying
+        # running until its deadline.
+        _hand_back(generation, token)
+        raise
     try:
         return _succeeded(generation, token, response)
     except ResultKept:
@@ -200,9 +207,16 @@ def _succeeded(generation: Generation, token: Any, response: GenerationResponse)
         raise ResultKept(f"generation {generation.pk}: the database stayed unreachable; "
                          f"its result is kept at {receipts.receipt_name(generation.pk, token)} "
                          "for aigen_recover") from exc
-    except BaseException:
+    except Exception:
         files.discard()
         receipts.drop(generation.pk, token)
+        raise
+    except BaseException:
+        # The worker is stopping now (a second SIGTERM): one quick try to record the
+        # result, else its receipt waits for aigen_recover. Never thrown away.
+        with contextlib.suppress(Exception):
+            if _record_result(generation, token, result) is not None:
+                receipts.drop(generation.pk, token)
         raise
     if status is None:  # superseded: someone else settled the row
         files.discard()
@@ -342,6 +356,24 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
     except _Superseded:
         pass
     return _status_of(generation)
+
+
+def _hand_back(generation: Generation, token: Any) -> None:
+    """Return a run interrupted before its result came back to the queue."""
+    try:
+        with transaction.atomic():
+            _fenced_update(generation, token, GenerationStatus.PENDING, run_token=None,
+                           deadline_at=None, queued_at=timezone.now(),
+                           error_code="worker_stopped",
+                           error_message="The worker stopped during the run; queued again.")
+            enqueue_on_commit(generation.pk)
+    except _Superseded:
+        return
+    except Exception:  # the row stays running: aigen_recover queues it after the deadline
+        logger.exception("generation %s: could not hand the run back", generation.pk)
+        return
+    logger.warning("generation %s: the worker stopped during the run; queued again",
+                   generation.pk)
 
 
 def _finish(generation: Generation, token: Any, status: GenerationStatus,
