@@ -14,19 +14,12 @@ from django.utils import timezone
 
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
-from aigen_app.models import Generation, GenerationStatus, MediaAsset, TurnPart
+from aigen_app.models import Generation, GenerationStatus
 from aigen_app.services import receipts, running, turns
 from tests.conftest import Media, reply_parts
+from tests.persistence.storages import referenced_files
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_tasks")]
-
-
-def referenced_files() -> set[str]:
-    names: set[str] = set()
-    for model, field in ((Generation, "image"), (Generation, "reference_image"),
-                         (TurnPart, "image"), (MediaAsset, "image")):
-        names.update(n for n in model.objects.values_list(field, flat=True) if n)
-    return names
 
 
 def failing(times: int | None, real: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,7 +19,7 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from tests.conftest import Media
-from tests.persistence.test_paid_results import referenced_files
+from tests.persistence.storages import referenced_files
 
 from .proxy import TcpProxy
 
