@@ -49,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "TASK_QUEUE": "default",
     # Seconds after which a running generation counts as stuck (aigen_recover).
     "GENERATION_DEADLINE": 900.0,
-    # Task runs per generation before it fails for good (crashes, rate-limit deferrals).
+    # Task runs per generation before it fails for good: runs that crashed or used the
+    # API up. A deferral past a wait longer than MAX_RETRY_WAIT does not count.
     "TASK_MAX_ATTEMPTS": 5,
     # Generations a user may start per day (None: unlimited). Days are calendar days in
     # settings.TIME_ZONE; retries of a generation do not count again.

@@ -13,8 +13,10 @@ from django.utils import timezone
 from ..conf import aigen_settings
 from ..models import Generation, GenerationAsset, GenerationStatus, PartKind, TurnPart, TurnRole
 from ..signals import generation_finished
+from . import task_rows
 from .errors import InvalidGenerationState
 from .queueing import enqueue_on_commit
+from .running import finish_kept_result, run_deadline
 
 logger = logging.getLogger("aigen.services")
 
@@ -87,6 +89,12 @@ class Recovery:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     resent: list[str] = field(default_factory=list)
+    # Lost runs whose paid result was kept, recorded now without calling the API again.
+    finished: list[str] = field(default_factory=list)
+    # Task rows of dead workers, left RUNNING by them, marked failed (django-tasks-db).
+    reclaimed: list[str] = field(default_factory=list)
+    # Pending generations past the wait whose task is still queued: left alone.
+    waiting: int = 0
 
 
 def recover_generations(
@@ -94,12 +102,16 @@ def recover_generations(
 ) -> Recovery:
     """Settle generations whose run was lost. Safe to run at any time, repeatedly.
 
-    - ``running`` past ``deadline_at`` (the worker died or hung): queued again while
-      attempts remain (``AIGEN["TASK_MAX_ATTEMPTS"]``), else ``failed`` with the reason.
+    - ``running`` past ``deadline_at`` (the worker died or hung): when the run kept a
+      paid result it could not record (``receipts``), that result is recorded;
+      otherwise queued again while attempts remain (``AIGEN["TASK_MAX_ATTEMPTS"]``),
+      else ``failed`` with the reason.
     - ``pending`` and not (re)queued for ``pending_after`` seconds (default
       ``AIGEN["GENERATION_DEADLINE"]``), for example because the queue was down when it
-      was created: queued again. A duplicate queue entry is harmless: only one run can
-      claim a pending generation.
+      was created: queued again, unless the backend shows its task still queued (a
+      long but healthy backlog; django-tasks-db only, see ``task_rows``). Elsewhere a
+      duplicate queue entry is harmless: only one run can claim a pending generation.
+    - django-tasks-db task rows a dead worker left RUNNING are marked failed.
 
     Every change is a conditional UPDATE on the state that was read, so concurrent
     recoveries and late workers never both win.
@@ -107,9 +119,17 @@ def recover_generations(
     now = now or timezone.now()
     report = Recovery()
     max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
+    dead_before = task_rows.stale_before(now, run_deadline())
+    report.reclaimed = task_rows.reclaim_dead_task_rows(stale_before=dead_before, now=now)
+    queued = task_rows.queued_tasks(stale_before=dead_before)
     stuck = Generation.objects.filter(status=GenerationStatus.RUNNING, deadline_at__lt=now)
-    for generation in stuck.only("id", "attempts", "run_token", "started_at"):
-        _recover_running(generation, now, max_attempts, report)
+    for generation in stuck.only("id", "conversation_id", "attempts", "run_token",
+                                 "started_at"):
+        if finish_kept_result(generation) is not None:
+            report.finished.append(str(generation.pk))
+            continue
+        _recover_running(generation, now, max_attempts, report,
+                         enqueue=queued is None or str(generation.pk) not in queued.waiting)
     wait = float(aigen_settings.GENERATION_DEADLINE if pending_after is None else pending_after)
     cutoff = now - timedelta(seconds=wait)
     stale = Generation.objects.filter(
@@ -118,6 +138,9 @@ def recover_generations(
         status=GenerationStatus.PENDING,
     )
     for generation in stale.only("id", "queued_at"):
+        if queued is not None and queued.holds(generation.pk):
+            report.waiting += 1  # its task is still queued (or running): not lost
+            continue
         with transaction.atomic():
             if Generation.objects.filter(
                 pk=generation.pk, status=GenerationStatus.PENDING, queued_at=generation.queued_at
@@ -128,7 +151,7 @@ def recover_generations(
 
 
 def _recover_running(generation: Generation, now: datetime, max_attempts: int,
-                     report: Recovery) -> None:
+                     report: Recovery, *, enqueue: bool) -> None:
     lost = Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING,
                                      run_token=generation.run_token)
     started = generation.started_at.isoformat() if generation.started_at else "?"
@@ -139,7 +162,8 @@ def _recover_running(generation: Generation, now: datetime, max_attempts: int,
             if lost.update(status=GenerationStatus.PENDING, run_token=None, deadline_at=None,
                            queued_at=now, error_code="worker_lost",
                            error_message=f"{reason}. Queued again."):
-                enqueue_on_commit(generation.pk)
+                if enqueue:  # else a task for it is queued already
+                    enqueue_on_commit(generation.pk)
                 report.requeued.append(str(generation.pk))
             return
         if lost.update(status=GenerationStatus.FAILED, run_token=None, deadline_at=None,

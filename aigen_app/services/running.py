@@ -10,10 +10,16 @@
    generation was cancelled records nothing, and its files are deleted. A success
    fills the model turn stored with the generation (never a new turn), so the reply
    stays right after its prompt in the conversation.
+
+A paid result is never thrown away because the database is briefly unreachable: its
+files and a receipt are stored before any row is written, the rows are retried
+through the outage until the run's deadline, and past it ``aigen_recover`` records
+the result from the receipt (``receipts``), without calling the API again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -41,7 +47,8 @@ from ..gateway import get_client
 from ..models import Generation, GenerationStatus
 from ..signals import generation_finished, generation_started
 from ..storage import FileBatch, inspect_image, read_file, written_files
-from . import turns
+from . import receipts, turns
+from .outages import DATABASE_UNREACHABLE, through_outage
 from .queueing import can_defer, enqueue_on_commit
 
 logger = logging.getLogger("aigen.services")
@@ -49,6 +56,11 @@ logger = logging.getLogger("aigen.services")
 # Seconds early a deferred run may arrive and still wait for its time (see
 # ``_claim_when_due``).
 EARLY_RUN_TOLERANCE = 5.0
+
+
+class ResultKept(Exception):
+    """A paid result is stored with its receipt, but the database stayed unreachable
+    until the run's deadline: ``aigen_recover`` records it later."""
 
 
 class _Superseded(Exception):
@@ -76,7 +88,10 @@ def run_generation(generation_id: str) -> str:
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
     try:
         generation_started.send(sender=Generation, generation=generation)
-        response = get_client().generate_sync(build_request(generation))
+        request = through_outage(lambda: build_request(generation),
+                                 until=generation.deadline_at,
+                                 what=f"generation {generation.pk}: reading its request")
+        response = get_client().generate_sync(request)
     except RateLimitError as exc:
         return _rate_limited(generation, token, exc)
     except ContentPolicyError as exc:
@@ -98,8 +113,16 @@ def run_generation(generation_id: str) -> str:
         _finish(generation, token, GenerationStatus.FAILED, error_code="internal_error",
                 error_message=f"{type(exc).__name__}: {exc}")
         raise
+    except BaseException:
+        # SystemExit or KeyboardInterrupt: the worker is told to stop now. No result
+        # has come, so the generation goes back to the queue at once instead of staying
+        # running until its deadline.
+        _hand_back(generation, token)
+        raise
     try:
         return _succeeded(generation, token, response)
+    except ResultKept:
+        raise  # the row stays running: aigen_recover records the kept result
     except Exception as exc:
         # The files are gone already (written_files); say why the result is missing.
         _finish(generation, token, GenerationStatus.FAILED, error_code="result_not_saved",
@@ -110,16 +133,20 @@ def run_generation(generation_id: str) -> str:
 
 def _claim(generation_id: str) -> Generation | None:
     now = timezone.now()
+    deadline = now + timedelta(seconds=run_deadline())
     claimed = (
         Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
         .update(
             status=GenerationStatus.RUNNING, run_token=uuid.uuid4(), attempts=F("attempts") + 1,
-            started_at=now, finished_at=None, run_after=None,
-            deadline_at=now + timedelta(seconds=_run_deadline()),
+            started_at=now, finished_at=None, run_after=None, deadline_at=deadline,
         )
     )
-    return Generation.objects.get(pk=generation_id) if claimed else None
+    if not claimed:
+        return None
+    # The row is this run's now: a lost connection must not strand it running.
+    return through_outage(lambda: Generation.objects.get(pk=generation_id), until=deadline,
+                          what=f"generation {generation_id}: reading its claimed row")
 
 
 def _claim_when_due(generation_id: str) -> Generation | None:
@@ -138,7 +165,7 @@ def _claim_when_due(generation_id: str) -> Generation | None:
     return _claim(generation_id)
 
 
-def _run_deadline() -> float:
+def run_deadline() -> float:
     """Seconds a run may take before ``aigen_recover`` may treat it as lost: never less
     than the client's own deadline plus a margin for storage, so a live run is not
     queued a second time (and paid for twice) because the two settings disagree."""
@@ -166,33 +193,89 @@ def build_request(generation: Generation) -> GenerationRequest:
 
 
 def _succeeded(generation: Generation, token: Any, response: GenerationResponse) -> str:
+    """Record a paid result. Its files and receipt are stored first, then the rows are
+    written, retried through a database outage until the run's deadline; after that
+    ``ResultKept`` leaves the row to ``aigen_recover`` (see ``receipts``)."""
+    with written_files() as files:
+        result = _stored_result(response, files)
+        receipts.keep(generation.pk, token, result)
     try:
-        with written_files() as files:
-            image_name = files.save("generations", response.image_data, response.mime_type)
-            info = inspect_image(response.image_data)
-            parts = _model_parts(response, image_name, info.sha256, files)
-            with transaction.atomic():
-                # Same lock order as creation (conversation, then generation): the
-                # model turn is filled and the conversation's updated_at moves.
-                turns.lock_conversation(generation.conversation_id)
-                usage = response.usage
-                _fenced_update(
-                    generation, token, GenerationStatus.SUCCEEDED,
-                    image=image_name, mime_type=info.mime_type, image_width=info.width,
-                    image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
-                    seed=response.seed, model=response.model[:100], text=response.text,
-                    model_version=response.model_version[:100],
-                    response_id=response.response_id[:200],
-                    finish_reason=response.finish_reason[:64],
-                    prompt_tokens=usage.prompt_tokens,
-                    candidates_tokens=usage.candidates_tokens,
-                    thoughts_tokens=usage.thoughts_tokens, total_tokens=usage.total_tokens,
-                    inference_time_ms=response.inference_time_ms,
-                    api_attempts=response.attempts, error_code="", error_message="",
-                )
-                turns.fill_model_turn(generation, parts)
+        status = through_outage(lambda: _record_result(generation, token, result),
+                                until=generation.deadline_at,
+                                what=f"generation {generation.pk}: saving its paid result")
+    except DATABASE_UNREACHABLE as exc:
+        raise ResultKept(f"generation {generation.pk}: the database stayed unreachable; "
+                         f"its result is kept at {receipts.receipt_name(generation.pk, token)} "
+                         "for aigen_recover") from exc
+    except Exception:
+        files.discard()
+        receipts.drop(generation.pk, token)
+        raise
+    except BaseException:
+        # The worker is stopping now (a second SIGTERM): one quick try to record the
+        # result, else its receipt waits for aigen_recover. Never thrown away.
+        with contextlib.suppress(Exception):
+            if _record_result(generation, token, result) is not None:
+                receipts.drop(generation.pk, token)
+        raise
+    if status is None:  # superseded: someone else settled the row
+        files.discard()
+        status = _status_of(generation)
+    receipts.drop(generation.pk, token)
+    return status
+
+
+def finish_kept_result(generation: Generation) -> str | None:
+    """Record the result a lost run kept (its receipt), without calling the API again;
+    None when the run kept none. For ``aigen_recover``, once the run's deadline passed."""
+    token = generation.run_token
+    result = receipts.load(generation.pk, token)
+    if result is None:
+        return None
+    status = _record_result(generation, token, result)
+    if status is None:
+        lost = FileBatch()
+        lost.names.extend(result.files)
+        lost.discard()
+        status = _status_of(generation)
+    receipts.drop(generation.pk, token)
+    return status
+
+
+def _stored_result(response: GenerationResponse, files: FileBatch) -> receipts.KeptResult:
+    """Write the result's files; returns what the rows will record."""
+    image_name = files.save("generations", response.image_data, response.mime_type)
+    info = inspect_image(response.image_data)
+    usage = response.usage
+    fields = dict(
+        image=image_name, mime_type=info.mime_type, image_width=info.width,
+        image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
+        seed=response.seed, model=response.model[:100], text=response.text,
+        model_version=response.model_version[:100], response_id=response.response_id[:200],
+        finish_reason=response.finish_reason[:64], prompt_tokens=usage.prompt_tokens,
+        candidates_tokens=usage.candidates_tokens, thoughts_tokens=usage.thoughts_tokens,
+        total_tokens=usage.total_tokens, inference_time_ms=response.inference_time_ms,
+        api_attempts=response.attempts, error_code="", error_message="",
+    )
+    return receipts.KeptResult(fields, _model_parts(response, image_name, info.sha256, files))
+
+
+def _record_result(generation: Generation, token: Any, result: receipts.KeptResult) -> str | None:
+    """Write a stored result into the rows in one transaction; None if the run no
+    longer holds the row."""
+    try:
+        with transaction.atomic():
+            # Same lock order as creation (conversation, then generation): the model
+            # turn is filled and the conversation's updated_at moves.
+            turns.lock_conversation(generation.conversation_id)
+            _fenced_update(generation, token, GenerationStatus.SUCCEEDED, **result.fields)
+            turns.fill_model_turn(generation, result.parts)
     except _Superseded:
-        return _status_of(generation)
+        # A commit whose acknowledgement was lost with the connection, retried: the
+        # row already holds this very result.
+        if not Generation.objects.filter(pk=generation.pk, status=GenerationStatus.SUCCEEDED,
+                                         image=result.fields["image"]).exists():
+            return None
     return _after_finish(generation)
 
 
@@ -249,7 +332,12 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
             "run work later (supports_defer is False). Retry the generation later, or use "
             "a backend that can defer, such as django_tasks_db.DatabaseBackend.",
         )
-    if generation.attempts >= max_attempts:
+    # A wait longer than the client sleeps (a long 429 or Retry-After, answered at once,
+    # or the limiter refusing locally during a cooldown) is a deferral, not a failed run:
+    # the run gives its attempt back. TASK_MAX_ATTEMPTS counts runs that crashed or had
+    # their retries refused, so a backlog behind a long cooldown drains when it lifts.
+    deferral = exc.retry_after is not None and wait > limit
+    if not deferral and generation.attempts >= max_attempts:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        api_attempts=exc.attempts,
                        error_message=f"{reason}; gave up after {generation.attempts} task runs "
@@ -260,6 +348,7 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
             _fenced_update(
                 generation, token, GenerationStatus.PENDING, run_token=None, deadline_at=None,
                 run_after=run_after, queued_at=timezone.now(), api_attempts=exc.attempts,
+                attempts=F("attempts") - 1 if deferral else generation.attempts,
                 error_code=exc.code,
                 error_message=f"{reason}; deferred until {run_after.isoformat()}.",
             )
@@ -269,12 +358,34 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
     return _status_of(generation)
 
 
+def _hand_back(generation: Generation, token: Any) -> None:
+    """Return a run interrupted before its result came back to the queue."""
+    try:
+        with transaction.atomic():
+            _fenced_update(generation, token, GenerationStatus.PENDING, run_token=None,
+                           deadline_at=None, queued_at=timezone.now(),
+                           error_code="worker_stopped",
+                           error_message="The worker stopped during the run; queued again.")
+            enqueue_on_commit(generation.pk)
+    except _Superseded:
+        return
+    except Exception:  # the row stays running: aigen_recover queues it after the deadline
+        logger.exception("generation %s: could not hand the run back", generation.pk)
+        return
+    logger.warning("generation %s: the worker stopped during the run; queued again",
+                   generation.pk)
+
+
 def _finish(generation: Generation, token: Any, status: GenerationStatus,
             **fields: Any) -> str:
     """Record a terminal status without a result, if the run still holds the row."""
-    try:
+    def record() -> None:
         with transaction.atomic():
             _fenced_update(generation, token, status, **fields)
+
+    try:
+        through_outage(record, until=generation.deadline_at,
+                       what=f"generation {generation.pk}: saving its outcome ({status})")
     except _Superseded:
         return _status_of(generation)
     return _after_finish(generation)

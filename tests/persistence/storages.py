@@ -1,5 +1,6 @@
 """Storage backends that misbehave on purpose (referenced from STORAGES by path), on the
-local filesystem and on S3 (``AIGEN_TEST_STORAGE=s3``): ``Broken``, ``Undeletable``."""
+local filesystem and on S3 (``AIGEN_TEST_STORAGE=s3``): ``Broken``, ``Undeletable``; and
+``referenced_files``, what the rows name, to compare with what storage holds."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ def misbehaving(media: Media, fault: str) -> dict[str, Any]:
     ``fault`` (``"Broken"``, ``"Undeletable"``)."""
     kind = "S3Storage" if media.on_s3 else "Storage"
     return media.config(f"{__name__}.{fault}{kind}")
+
+
+def referenced_files() -> set[str]:
+    """Every file a row names."""
+    from aigen_app.models import Generation, MediaAsset, TurnPart
+
+    names: set[str] = set()
+    for model, field in ((Generation, "image"), (Generation, "reference_image"),
+                         (TurnPart, "image"), (MediaAsset, "image")):
+        names.update(n for n in model.objects.values_list(field, flat=True) if n)
+    return names

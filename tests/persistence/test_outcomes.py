@@ -123,7 +123,7 @@ def test_a_long_server_wait_defers_on_a_backend_that_can(
     assert services.run_generation(str(generation.pk)) == GenerationStatus.SUCCEEDED
     generation.refresh_from_db()
     assert (generation.error_code, generation.error_message) == ("", "")
-    assert generation.attempts == 2
+    assert generation.attempts == 1  # the deferral gave its attempt back
 
 
 @pytest.mark.usefixtures("immediate_tasks")
@@ -172,13 +172,27 @@ def test_short_rate_limits_that_use_up_the_retries_say_so(
 def test_rate_limited_past_the_attempt_budget_fails(
     make_user: Any, aigen_emulator: EmulatorServer
 ) -> None:
+    # Short waits the client slept through, refused again: a run that used the API up.
     generation = pending(make_user())
-    aigen_emulator.inject("rate_limit", retry_delay="120s")
-    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, TASK_MAX_ATTEMPTS=1)):
+    aigen_emulator.inject("rate_limit", retry_delay="0.1s")
+    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, TASK_MAX_ATTEMPTS=1,
+                                                    MAX_RETRIES=0)):
         services.run_generation(str(generation.pk))
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.FAILED
     assert "gave up after 1 task runs" in generation.error_message
+
+
+@pytest.mark.usefixtures("database_tasks")
+def test_a_long_wait_is_deferred_whatever_the_attempt_budget(
+    make_user: Any, aigen_emulator: EmulatorServer
+) -> None:
+    generation = pending(make_user())
+    aigen_emulator.inject("rate_limit", retry_delay="120s")
+    with override_settings(AIGEN=aigen_settings_for(aigen_emulator, TASK_MAX_ATTEMPTS=1)):
+        assert services.run_generation(str(generation.pk)) == GenerationStatus.PENDING
+    generation.refresh_from_db()
+    assert generation.attempts == 0 and generation.run_after is not None
 
 
 @pytest.mark.usefixtures("database_tasks")

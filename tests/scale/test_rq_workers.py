@@ -98,7 +98,9 @@ def test_several_rq_workers_run_each_generation_once(
     assert sorted(e.prompt for e in log if e.outcome == "ok") == sorted(
         g.prompt for g in generations)  # each generation's call exactly once
     attempts = Counter(Generation.objects.values_list("attempts", flat=True))
-    assert attempts == {1: 11, 2: 1}  # the rate-limited one ran again after its delay
+    # The rate-limited one ran again after its delay (below); its deferral gave its
+    # attempt back (a long wait is not a failed run).
+    assert attempts == {1: 12}
     [refused] = [entry for entry in log if entry.outcome == "rate_limit"]
     [again] = [e for e in log if e.outcome == "ok" and e.prompt == refused.prompt]
     assert again.wall_time >= refused.wall_time + 7

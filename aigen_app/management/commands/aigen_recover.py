@@ -38,9 +38,9 @@ def months(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Queue again, or fail with a reason, generations stuck 'running' past their "
-        "deadline (AIGEN['GENERATION_DEADLINE']), re-send 'pending' ones nobody ran, and "
-        "optionally delete orphaned files."
+        "Finish from their kept result, queue again, or fail with a reason, generations "
+        "stuck 'running' past their deadline (AIGEN['GENERATION_DEADLINE']), re-send "
+        "'pending' ones nobody ran, and optionally delete orphaned files."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -71,12 +71,17 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept}))
             return
-        for label, items in (("queued again", report.requeued), ("failed", report.failed),
-                             ("re-sent", report.resent), ("deleted file", swept)):
+        for label, items in (("finished from its kept result", report.finished),
+                             ("queued again", report.requeued), ("failed", report.failed),
+                             ("re-sent", report.resent),
+                             ("reclaimed task row", report.reclaimed),
+                             ("deleted file", swept)):
             for item in items:
                 self.stdout.write(f"{label}: {item}")
         self.stdout.write(
+            f"{len(report.finished)} finished from kept results, "
             f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
-            f"{len(report.resent)} re-sent"
+            f"{len(report.resent)} re-sent, {report.waiting} pending left in the queue, "
+            f"{len(report.reclaimed)} task rows of dead workers reclaimed"
             + (f", {len(swept)} orphaned files deleted." if sweep_files is not None else ".")
         )

@@ -1,0 +1,96 @@
+"""What the task queue still holds for generations, where the backend lets us look.
+
+django-tasks-db keeps its queue in the database (``DBTaskResult`` rows), so
+``aigen_recover`` can tell a generation waiting in a long but healthy backlog (its task
+row is still READY) from one whose task was lost, and re-send only the latter; and it
+can reclaim the rows of workers that died mid-task, which that backend leaves RUNNING
+forever. Other backends (RQ, Celery) keep their queue out of sight: there, pending
+generations are re-sent after a while as before (a duplicate delivery is harmless, as
+only one run can claim a generation).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+logger = logging.getLogger("aigen.services")
+
+
+class WorkerLost(Exception):
+    """Recorded on a task row whose worker died mid-task (``reclaim_dead_task_rows``)."""
+
+
+@dataclass(frozen=True)
+class QueuedTasks:
+    """Generations with a task the database backend still holds: ``waiting`` (READY,
+    maybe deferred) or ``running`` (claimed by a worker whose run may still be alive)."""
+
+    waiting: frozenset[str]
+    running: frozenset[str]
+
+    def holds(self, generation_id: object) -> bool:
+        return str(generation_id) in self.waiting | self.running
+
+
+def _task_rows() -> Any | None:
+    """The generation task's rows on the configured backend, when it keeps them in the
+    database (django-tasks-db); None otherwise."""
+    from ..tasks import get_backend, run_generation_task
+
+    backend = get_backend()
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+        from django_tasks_db.models import DBTaskResult
+    except (ImportError, RuntimeError):  # not installed, or not in INSTALLED_APPS
+        return None
+    if not isinstance(backend, DatabaseBackend):
+        return None
+    return DBTaskResult.objects.filter(backend_name=backend.alias,
+                                       task_path=run_generation_task.module_path)
+
+
+def queued_tasks(*, stale_before: datetime) -> QueuedTasks | None:
+    """The generations the database backend still holds a task for (RUNNING rows
+    started before ``stale_before`` count as dead, not running); None when the
+    backend's queue cannot be seen."""
+    rows = _task_rows()
+    if rows is None:
+        return None
+    waiting: set[str] = set()
+    running: set[str] = set()
+    found = rows.filter(status__in=("READY", "RUNNING")).values_list(
+        "status", "started_at", "args_kwargs")
+    for status, started_at, args_kwargs in found.iterator():
+        generation_id = str((args_kwargs.get("args") or [""])[0])
+        if status == "READY":
+            waiting.add(generation_id)
+        elif started_at is not None and started_at >= stale_before:
+            running.add(generation_id)
+    return QueuedTasks(frozenset(waiting), frozenset(running))
+
+
+def reclaim_dead_task_rows(*, stale_before: datetime, now: datetime) -> list[str]:
+    """Mark FAILED the generation task's rows still RUNNING that started before
+    ``stale_before`` (longer ago than any live run lasts: their worker died); returns
+    their ids. Their generations are settled by ``recover_generations`` itself."""
+    rows = _task_rows()
+    if rows is None:
+        return []
+    dead = list(rows.filter(status="RUNNING", started_at__lt=stale_before)
+                .values_list("pk", flat=True))
+    if dead:
+        rows.filter(pk__in=dead, status="RUNNING").update(
+            status="FAILED", finished_at=now,
+            exception_class_path=f"{__name__}.{WorkerLost.__qualname__}",
+            traceback="The worker running this task stopped before it finished "
+                      "(reclaimed by aigen_recover).")
+        logger.warning("reclaimed %d task row(s) of dead workers", len(dead))
+    return [str(pk) for pk in dead]
+
+
+def stale_before(now: datetime, run_deadline: float) -> datetime:
+    """Task rows RUNNING since before this have outlived any live run."""
+    return now - timedelta(seconds=run_deadline)
