@@ -324,7 +324,10 @@ class RefineSerializer(serializers.Serializer[Generation]):
 
 
 class MediaAssetUploadSerializer(serializers.Serializer[MediaAsset]):
-    """Upload an asset (multipart). The same image uploaded twice is one asset."""
+    """Upload an asset (multipart). The same image uploaded twice is one asset;
+    ``created`` says, after ``save``, whether this upload stored it."""
+
+    created = False
 
     image = ImageUploadField(help_text="PNG, JPEG, WebP or HEIC/HEIF (converted to JPEG), "
                                        "decided by content, not by name or type.")
@@ -342,7 +345,8 @@ class MediaAssetUploadSerializer(serializers.Serializer[MediaAsset]):
     def create(self, validated_data: dict[str, Any]) -> MediaAsset:
         data = dict(validated_data)
         with service_errors("image"):
-            return services.add_media_asset(data.pop("image"), **data)
+            asset, self.created = services.get_or_add_media_asset(data.pop("image"), **data)
+        return asset
 
 
 def display_name(file_name: str) -> str:

@@ -3,7 +3,6 @@ service, and shapes the response. No business rules live here."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, TypeVar
 
 from django.db.models import (
@@ -321,11 +320,9 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         upload = s.MediaAssetUploadSerializer(data=request.data,
                                               context=self.get_serializer_context())
         upload.is_valid(raise_exception=True)
-        digest = hashlib.sha256(upload.validated_data["image"]).hexdigest()
-        existed = self.get_queryset().filter(sha256=digest).exists()
         asset = upload.save(owner=request.user)
         data = self.get_serializer(asset).data
-        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        code = status.HTTP_201_CREATED if upload.created else status.HTTP_200_OK
         return Response(data, status=code, headers={"Location": data["url"]})
 
     def perform_destroy(self, instance: MediaAsset) -> None:
