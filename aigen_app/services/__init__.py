@@ -24,6 +24,7 @@ from .creation import create_generation, refine
 from .errors import (
     AssetInUse,
     IdempotencyKeyReused,
+    InputMissing,
     InvalidGenerationState,
     QuotaExceeded,
     ServiceError,
@@ -35,6 +36,7 @@ from .turns import history_for
 __all__ = [
     "AssetInUse",
     "IdempotencyKeyReused",
+    "InputMissing",
     "InvalidGenerationState",
     "QuotaExceeded",
     "Recovery",
