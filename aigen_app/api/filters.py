@@ -9,6 +9,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from rest_framework import filters
+from rest_framework.exceptions import ValidationError as RequestError
 from rest_framework.request import Request
 
 from ..models import AssetType, Conversation, Generation, GenerationStatus, MediaAsset
@@ -87,6 +88,16 @@ class OrderingFilter(filters.OrderingFilter):
     way, so ``created_at`` still needs no sort."""
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> list[str]:
+        given = request.query_params.get(self.ordering_param)
+        if given:  # DRF drops unknown terms silently; a typo must not reorder quietly
+            fields = {name for name, _ in self.get_valid_fields(queryset, view,
+                                                                {"request": request})}
+            unknown = [term for term in given.split(",")
+                       if term.strip().lstrip("-") not in fields]
+            if unknown:
+                raise RequestError({self.ordering_param: [
+                    f"Unknown ordering {', '.join(unknown)}; order by "
+                    f"{', '.join(sorted(fields))}, each optionally prefixed with '-'."]})
         ordering = list(super().get_ordering(request, queryset, view) or [])
         if not ordering or {term.lstrip("-") for term in ordering} & {"pk", "id"}:
             return ordering

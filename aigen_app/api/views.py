@@ -39,7 +39,7 @@ from ..models import (
     TurnPart,
     count_per_conversation,
 )
-from . import filters, schema
+from . import filters, schema, strict
 from . import serializers as s
 from .delivery import image_response
 from .exceptions import exception_handler
@@ -79,6 +79,22 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        unknown = strict.unknown_parameters(request.query_params, self.query_parameters())
+        if unknown:
+            raise ValidationError(unknown)
+
+    def query_parameters(self) -> set[str]:
+        """The query parameters this action documents (listings: filters, search,
+        ordering, pages); any other is refused."""
+        if self.action != "list":
+            return set()
+        known = {filters.SearchFilter.search_param, filters.OrderingFilter.ordering_param,
+                 PagePagination.page_query_param, PagePagination.page_size_query_param}
+        filterset = getattr(self, "filterset_class", None)
+        return known | set(filterset.base_filters if filterset is not None else ())
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = list(super().get_throttles())
