@@ -173,6 +173,14 @@ class PagePagination(PageNumberPagination):
             "previous_url": self.get_previous_link(), "next_url": self.get_next_link(),
             "page_links": []})
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's parameters, saying what ``get_page_size`` and ``get_page_number``
+        refuse: both are positive integers (``page`` may also be ``last``)."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         response = dict(super().get_paginated_response_schema(schema))
         response["properties"]["count"] = {"type": "integer", "nullable": True,

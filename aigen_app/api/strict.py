@@ -9,8 +9,10 @@ wrong generation instead of failing. Here:
   array, or null where the field is nullable);
 - a field the serializer does not declare is refused, in JSON and form data alike;
 - in form data, where every value is a string, ``null`` (like an empty value) is null
-  for a nullable field, as the OpenAPI schema says;
-- a query parameter the endpoint does not document is refused (``QUERY_PARAMETERS``).
+  for a nullable field, as the OpenAPI schema says; an empty value for a field that
+  takes neither null nor blank is refused (not replaced by the default);
+- a query parameter the endpoint does not document is refused, and so is an empty one
+  unless it is free text (a search).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class StrictInput(serializers.Serializer[Any]):
             for name in data if name not in writable
         }
         if isinstance(data, QueryDict):
+            errors.update(self._empty_in_form(data))
             data = self._nulls_from_form(data)
         else:
             for name, value in data.items():
@@ -84,6 +87,13 @@ class StrictInput(serializers.Serializer[Any]):
         if errors:
             raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+    def _empty_in_form(self, data: QueryDict) -> dict[str, list[str]]:
+        """Empty form values of fields that take neither null nor blank: the REST
+        framework would quietly use the default instead."""
+        return {name: ["This field may not be empty."] for name, field in self.fields.items()
+                if name in data and "" in data.getlist(name) and not field.allow_null
+                and not getattr(field, "allow_blank", False)}
 
     def _nulls_from_form(self, data: QueryDict) -> QueryDict:
         nullable = [name for name, field in self.fields.items()
@@ -102,3 +112,16 @@ def unknown_parameters(given: Iterable[str], known: Iterable[str]) -> dict[str, 
     return {name: [f"Unknown query parameter. This endpoint takes: "
                    f"{', '.join(sorted(allowed))}."]
             for name in given if name not in allowed}
+
+
+def empty_parameters(params: Mapping[str, Any], free_text: Iterable[str]
+                     ) -> dict[str, list[str]]:
+    """Field errors for the parameters in ``params`` given without a value, but the
+    ``free_text`` ones (where empty means "any"): an empty date, id, choice, page or
+    ordering is no value of its type, so it is refused rather than ignored."""
+    allowed = set(free_text)
+    getlist = getattr(params, "getlist", None)
+    return {name: ["This parameter may not be empty."] for name in params
+            if name not in allowed
+            and "" in (getlist(name) if getlist is not None else [params[name]])}
+

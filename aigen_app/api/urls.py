@@ -1,10 +1,13 @@
 """Mount with ``path("api/", include("aigen_app.api.urls"))``; names live in the
-``aigen_api`` namespace."""
+``aigen_api`` namespace. Every path under the mount answers JSON: the root lists the
+collections, and a path no endpoint serves gets the API's 404 body (``root``)."""
 
 from __future__ import annotations
 
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from .root import APIRoot, not_found
 from .views import ConversationViewSet, GenerationViewSet, MediaAssetViewSet
 
 app_name = "aigen_api"
@@ -14,4 +17,8 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("assets", MediaAssetViewSet, basename="asset")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("", APIRoot.as_view(), name="root"),
+    *router.urls,
+    re_path(r"", not_found, name="not-found"),  # last: whatever nothing above matched
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import django_filters
 from django.db.models import (
     BooleanField,
     Count,
@@ -26,6 +27,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import BaseThrottle
 
 from .. import services
@@ -69,6 +71,8 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     # so the count reads no table rows (see pagination.CappedCountPaginator).
     count_by = "owner_id"
     creating_actions: frozenset[str] = frozenset()
+    # Serializers of the actions that take input, by action; others use serializer_class.
+    input_serializers: dict[str, type[BaseSerializer[Any]]] = {}
 
     def owned(self, queryset: QuerySet[M]) -> QuerySet[M]:
         """``queryset`` narrowed to the requesting user's rows."""
@@ -77,14 +81,24 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
             return queryset.none()
         return queryset.filter(owner=user)
 
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
+
+    def output(self, instance: Any) -> BaseSerializer[Any]:
+        """``instance`` as the API shows it (``serializer_class``), whatever the action."""
+        serializer_class: Any = self.serializer_class
+        return serializer_class(instance, context=self.get_serializer_context())  # type: ignore[no-any-return]
+
     def get_exception_handler(self) -> Any:
         return exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        unknown = strict.unknown_parameters(request.query_params, self.query_parameters())
-        if unknown:
-            raise ValidationError(unknown)
+        params = request.query_params
+        wrong = {**strict.unknown_parameters(params, self.query_parameters()),
+                 **strict.empty_parameters(params, self.free_text_parameters())}
+        if wrong:
+            raise ValidationError(wrong)
 
     def query_parameters(self) -> set[str]:
         """The query parameters this action documents (listings: filters, search,
@@ -95,6 +109,14 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
                  PagePagination.page_query_param, PagePagination.page_size_query_param}
         filterset = getattr(self, "filterset_class", None)
         return known | set(filterset.base_filters if filterset is not None else ())
+
+    def free_text_parameters(self) -> set[str]:
+        """The query parameters where an empty value means "any": the search and the
+        text filters."""
+        filterset = getattr(self, "filterset_class", None)
+        text = {name for name, kind in (filterset.base_filters if filterset else {}).items()
+                if isinstance(kind, django_filters.CharFilter)}
+        return text | {filters.SearchFilter.search_param}
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = list(super().get_throttles())
@@ -142,6 +164,9 @@ class RefineJSONSerializer(s.RefineSerializer):
 )
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedViewSet):
     serializer_class = s.GenerationSerializer
+    # What each action reads: the browsable API's forms show these fields.
+    input_serializers: dict[str, type[BaseSerializer[Any]]] = {
+        "create": s.GenerationCreateSerializer, "refine": s.RefineSerializer}
     parser_classes = [JSONParser, MultiPartParser]
     filterset_class = filters.GenerationFilter
     search_fields = ["prompt"]
@@ -164,8 +189,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         responses={**STARTED, **schema.errors(422, *schema.WRITE)},
     )
     def create(self, request: Request) -> Response:
-        serializer = s.GenerationCreateSerializer(data=request.data,
-                                                  context=self.get_serializer_context())
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         generation = serializer.save(owner=request.user,
                                      idempotency_key=idempotency_key(request))
@@ -181,8 +205,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
     @action(detail=True, methods=["post"])
     def refine(self, request: Request, pk: str | None = None) -> Response:
         parent = self.get_object()
-        serializer = s.RefineSerializer(data=request.data,
-                                        context=self.get_serializer_context())
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         generation = serializer.save(parent=parent, owner=request.user,
                                      idempotency_key=idempotency_key(request))
@@ -207,7 +230,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         generation = services.cancel_generation(self.get_object())
-        return Response(self.get_serializer(self._fresh(generation)).data)
+        return Response(self.output(self._fresh(generation)).data)
 
     @extend_schema(summary="The generated image (owner only)", responses=schema.IMAGE_RESPONSES)
     @action(detail=True, methods=["get"])
@@ -221,7 +244,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
 
     def _started(self, generation: Generation, *, done: int) -> Response:
         generation = self._fresh(generation)
-        data = self.get_serializer(generation).data
+        data = self.output(generation).data
         headers = {"Location": data["url"]}
         if generation.is_finished:
             return Response(data, status=done, headers=headers)
@@ -314,6 +337,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
 class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, OwnedViewSet):
     serializer_class = s.MediaAssetSerializer
+    input_serializers = {"create": s.MediaAssetUploadSerializer}
     parser_classes = [MultiPartParser]
     filterset_class = filters.MediaAssetFilter
     search_fields = ["display_name"]
@@ -337,7 +361,7 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                               context=self.get_serializer_context())
         upload.is_valid(raise_exception=True)
         asset = upload.save(owner=request.user)
-        data = self.get_serializer(asset).data
+        data = self.output(asset).data
         code = status.HTTP_201_CREATED if upload.created else status.HTTP_200_OK
         return Response(data, status=code, headers={"Location": data["url"]})
 

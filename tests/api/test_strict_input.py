@@ -87,3 +87,23 @@ def test_detail_endpoints_refuse_query_parameters_they_do_not_take(
     generation = pending_generation(alice)
     refused(api.get(f"{URL}{generation.pk}/", {"expand": "all"}), "expand")
     assert api.get(f"{URL}{generation.pk}/", {"format": "json"}).status_code == 200
+
+
+@pytest.mark.parametrize("param", ["created_after", "status", "conversation", "page",
+                                   "ordering", "page_size"])
+def test_an_empty_typed_query_parameter_is_refused(api: APIClient, param: str) -> None:
+    refused(api.get(URL, {param: ""}), param)
+
+
+def test_an_empty_search_or_text_filter_means_any(api: APIClient) -> None:
+    assert api.get(URL, {"search": "", "model": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["width", "enable_grounding", "prompt"])
+def test_an_empty_form_value_is_refused_not_defaulted(api: APIClient, field: str) -> None:
+    refused(api.post(URL, {"prompt": "A fox", field: ""}, format="multipart"), field)
+
+
+@pytest.mark.parametrize("param", ["search", "model"])
+def test_a_nul_character_in_free_text_is_refused(api: APIClient, param: str) -> None:
+    refused(api.get(URL, {param: "light\x00house"}), param)
