@@ -7,6 +7,8 @@ admin, commands and tasks call these and stay thin.
 - ``retry_generation`` / ``cancel_generation``.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
 - ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
+- ``find_missing_files``: rows naming files storage lost (reported by ``--sweep-files``,
+  marked with ``--mark-missing``).
 - ``files``: deleting any row that names a file deletes the file after the commit,
   unless another row names it (post_delete receivers connected in ``AigenConfig.ready``).
 - ``add_media_asset`` / ``get_or_add_media_asset``: store an uploaded asset (without its
@@ -19,7 +21,7 @@ admin, commands and tasks call these and stay thin.
 """
 
 from .assets import add_media_asset, delete_media_asset, get_or_add_media_asset
-from .cleanup import sweep_orphan_files
+from .cleanup import MissingFile, find_missing_files, sweep_orphan_files
 from .creation import create_generation, refine
 from .errors import (
     AssetInUse,
@@ -38,6 +40,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "InputMissing",
     "InvalidGenerationState",
+    "MissingFile",
     "QuotaExceeded",
     "Recovery",
     "ServiceError",
@@ -46,6 +49,7 @@ __all__ = [
     "cancel_generation",
     "create_generation",
     "delete_media_asset",
+    "find_missing_files",
     "get_or_add_media_asset",
     "history_for",
     "recover_generations",

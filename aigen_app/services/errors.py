@@ -97,4 +97,5 @@ FAILURE_MESSAGES = {
                       "is in the server's log under this generation's id).",
     "result_not_saved": "The image was generated but could not be saved; retry the "
                         "generation.",
+    "file_missing": "The generated image is no longer stored; retry the generation.",
 }
