@@ -11,7 +11,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .client.client import API_KEY_ENV_VARS
-from .conf import aigen_settings
+from .conf import DEFAULTS, aigen_settings, invalid_settings
 
 
 @register()
@@ -39,10 +39,11 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     errors.extend(_check_signed_urls(storages.get(conf["STORAGE"])))
     errors.extend(_check_token_app())
     errors.extend(check_sqlite_locking(settings.DATABASES))
-    for key in ("TIMEOUT", "MAX_RETRY_WAIT", "DEADLINE", "GENERATION_DEADLINE"):
-        value = conf[key]
-        if not isinstance(value, int | float) or value <= 0:
-            errors.append(Error(f"AIGEN[{key!r}] must be a positive number.", id="aigen.E003"))
+    errors.extend(
+        Error(f"AIGEN[{key!r}] is {conf[key]!r}; it must be {expected}.",
+              hint=f"Fix AIGEN[{key!r}] in your settings (default: {DEFAULTS[key]!r}).",
+              id="aigen.E003")
+        for key, expected in invalid_settings(conf))
     return errors
 
 

@@ -7,6 +7,8 @@ that silently falls back to its default is worse than a crash at start-up.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -83,6 +85,78 @@ DEFAULTS: dict[str, Any] = {
     # local storage (one with ``path()``) and redirects otherwise.
     "API_IMAGE_DELIVERY": "auto",
 }
+
+
+# What each key takes, checked at start-up by ``checks.check_aigen_settings`` (an Error
+# naming the key and this description). One owner: code reading a setting relies on it.
+DELIVERIES = ("auto", "stream", "redirect")
+THROTTLE_RATE = re.compile(r"^[1-9][0-9]*/(?:s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(minimum: int) -> Callable[[Any], bool]:
+    return lambda value: (isinstance(value, int) and not isinstance(value, bool)
+                          and value >= minimum)
+
+
+def _optional(rule: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or rule(value)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _safety_settings(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and set(item) == {"category", "threshold"}
+        and all(isinstance(v, str) for v in item.values()) for item in value)
+
+
+POSITIVE_NUMBER = ("a number greater than 0", lambda v: _number(v) and v > 0)
+RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "API_KEY": ("None or a non-empty string", _optional(_text)),
+    "MODEL": ("None or a model id (a non-empty string)", _optional(_text)),
+    "BASE_URL": ("None or an http(s) URL", _optional(
+        lambda v: isinstance(v, str) and v.startswith(("http://", "https://")))),
+    "TIMEOUT": POSITIVE_NUMBER,
+    "MAX_RETRIES": ("an integer of at least 0", _integer(0)),
+    "MAX_RETRY_WAIT": POSITIVE_NUMBER,
+    "DEADLINE": POSITIVE_NUMBER,
+    "REQUESTS_PER_MINUTE": ("None or an integer of at least 1", _optional(_integer(1))),
+    "MAX_IN_FLIGHT": ("None or an integer of at least 1", _optional(_integer(1))),
+    "LIMITER_CACHE": ("None or an alias of settings.CACHES", _optional(_text)),
+    "SYSTEM_INSTRUCTION": ("None or a string", _optional(lambda v: isinstance(v, str))),
+    "SAFETY_SETTINGS": ('None or a list of {"category": str, "threshold": str}',
+                        _optional(_safety_settings)),
+    "STORAGE": ("an alias of settings.STORAGES", _text),
+    "TASK_BACKEND": ("an alias of settings.TASKS", _text),
+    "TASK_QUEUE": ("a queue name (a non-empty string)", _text),
+    "GENERATION_DEADLINE": POSITIVE_NUMBER,
+    "TASK_MAX_ATTEMPTS": ("an integer of at least 1", _integer(1)),
+    "USER_DAILY_LIMIT": ("None or an integer of at least 0", _optional(_integer(0))),
+    "MAX_IMAGE_BYTES": ("an integer of at least 1", _integer(1)),
+    "RATE_LIMIT_DEFAULT_WAIT": POSITIVE_NUMBER,
+    "MAX_IMAGE_PIXELS": ("an integer of at least 1", _integer(1)),
+    "API_CREATE_RATE": ('None or a rate such as "30/minute" (per s, m, h or d)',
+                        _optional(lambda v: isinstance(v, str)
+                                  and THROTTLE_RATE.match(v) is not None)),
+    "API_RETRY_AFTER": ("an integer of at least 0", _integer(0)),
+    "API_PAGE_SIZE": ("an integer of at least 1", _integer(1)),
+    "API_MAX_PAGE_SIZE": ("an integer of at least 1", _integer(1)),
+    "API_COUNT_LIMIT": ("None or an integer of at least 1", _optional(_integer(1))),
+    "API_IMAGE_DELIVERY": (f"one of {', '.join(map(repr, DELIVERIES))}",
+                           lambda v: v in DELIVERIES),
+}
+
+
+def invalid_settings(conf: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, what it takes) for each value of ``conf`` its rule refuses."""
+    return [(key, expected) for key, (expected, valid) in RULES.items()
+            if key in conf and not valid(conf[key])]
 
 
 class AigenSettings:

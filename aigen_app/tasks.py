@@ -9,10 +9,14 @@ limits, so the app keeps its own: ``Generation.attempts`` against
 Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
 ``AIGEN["TASK_QUEUE"]``):
 
-- ``ImmediateBackend`` (the default): runs the generation in the request that created
-  it, right after its transaction commits. Good for development and scripts.
+- ``ImmediateBackend`` (Django's default): runs the generation in the request that
+  created it, right after its transaction commits. Good for scripts and tests.
+- ``aigen_app.inprocess.InProcessBackend`` (the demo project's default): the same, on a
+  thread of the process, so a create answers at once. Nothing survives a restart but
+  what ``aigen_recover`` settles. For development and small sites.
 - ``django_tasks_db.DatabaseBackend``: rows in the database, consumed by
-  ``python manage.py db_worker --queue-name <TASK_QUEUE>`` on one machine or several
+  ``python manage.py aigen_worker --queue-name <TASK_QUEUE>`` (``db_worker`` made to
+  outlive database outages; docs/workers.md) on one machine or several
   sharing PostgreSQL. It can defer work, so rate-limited generations wait and retry.
 - RQ (the ``rq`` extra: ``django-tasks-rq`` and ``django-rq``): add ``django_rq`` to
   INSTALLED_APPS, set ``"BACKEND": "django_tasks_rq.RQBackend"``, list every queue in

@@ -103,18 +103,21 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 
-# Immediate execution by default; AIGEN_TASK_BACKEND=database selects django-tasks-db's
+# In the background of this process by default (aigen_app.inprocess: a create answers 202
+# at once); AIGEN_TASK_BACKEND=immediate runs a generation inside the request that
+# starts it, AIGEN_TASK_BACKEND=database selects django-tasks-db's
 # worker-backed queue (run `python manage.py db_worker`), AIGEN_TASK_BACKEND=rq an RQ
 # queue on REDIS_URL (the `rq` extra; run `python manage.py rqworker default
 # --with-scheduler --job-class django_tasks_rq.Job`).
 TASK_BACKENDS = {
+    "immediate": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend",
     "database": "django_tasks_db.DatabaseBackend",
     "rq": "django_tasks_rq.RQBackend",
 }
 TASKS = {
     "default": {
         "BACKEND": TASK_BACKENDS.get(os.environ.get("AIGEN_TASK_BACKEND", ""),
-                                     f"{TASKS_MODULE}.backends.immediate.ImmediateBackend")
+                                     "aigen_app.inprocess.InProcessBackend")
     }
 }
 if find_spec("django_rq") is not None:

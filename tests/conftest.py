@@ -75,6 +75,10 @@ def selected_storage() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     selected_storage()  # a misspelt switch stops the run instead of silently testing locally
+    # The tests run generations inside the call that starts them unless they choose a
+    # backend (the demo's default, aigen_app.inprocess, has its own tests); processes a
+    # test starts use the project's settings as they are.
+    settings.TASKS = {"default": IMMEDIATE}
 
 
 def pytest_report_header(config: pytest.Config) -> str:

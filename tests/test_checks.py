@@ -127,3 +127,41 @@ def test_file_storage_without_an_absolute_location_warns(
                 "staticfiles": {"BACKEND":
                                 "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     assert ("aigen.W008" in host_ids(MEDIA_ROOT=media_root, STORAGES=storages)) is warned
+
+
+def test_every_key_has_a_rule_and_every_default_passes_it() -> None:
+    from aigen_app.conf import DEFAULTS, RULES, invalid_settings
+
+    assert set(RULES) == set(DEFAULTS)
+    assert invalid_settings(DEFAULTS) == []
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("USER_DAILY_LIMIT", "fifty", "None or an integer of at least 0"),
+    ("USER_DAILY_LIMIT", True, "None or an integer of at least 0"),
+    ("MAX_RETRIES", -1, "an integer of at least 0"),
+    ("TIMEOUT", "120", "a number greater than 0"),
+    ("API_PAGE_SIZE", 0, "an integer of at least 1"),
+    ("API_CREATE_RATE", "30 per minute", '"30/minute"'),
+    ("API_IMAGE_DELIVERY", "proxy", "'auto', 'stream', 'redirect'"),
+    ("BASE_URL", "localhost:8000", "http(s) URL"),
+    ("SAFETY_SETTINGS", [{"category": "HARM_CATEGORY_HARASSMENT"}], "threshold"),
+    ("REQUESTS_PER_MINUTE", 0.5, "None or an integer of at least 1"),
+])
+def test_a_wrong_type_or_range_is_an_error_naming_the_key_and_the_expected_value(
+    key: str, value: object, expected: str
+) -> None:
+    with override_settings(AIGEN={"API_KEY": "k", key: value}, DEBUG=True):
+        (message,) = check_aigen_settings()
+
+    assert message.id == "aigen.E003"
+    assert f"AIGEN[{key!r}]" in message.msg and expected in message.msg
+
+
+def test_manage_py_check_fails_on_a_mistyped_setting() -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with override_settings(AIGEN={"API_KEY": "k", "USER_DAILY_LIMIT": "fifty"}), \
+            pytest.raises(SystemCheckError, match=r"USER_DAILY_LIMIT.*'fifty'.*integer"):
+        call_command("check")

@@ -9,10 +9,9 @@ from django.http import FileResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from rest_framework.exceptions import NotFound
 
-from ..conf import aigen_settings
+from ..conf import DELIVERIES, aigen_settings
 from ..storage import get_storage
 
-DELIVERIES = ("auto", "stream", "redirect")
 # The file under a name never changes (every write gets a fresh key), but access can be
 # revoked (a deleted asset), so browsers may keep it briefly and shared caches never.
 STREAM_CACHE = "private, max-age=3600"

@@ -1,14 +1,18 @@
-"""One JSON error shape for every API failure.
+"""One JSON error shape for every API failure, and nothing internal in it.
 
 Every error body is ``{"code": ..., "message": ..., "fields": {...}?, "retry_after": ...?}``:
 ``code`` is stable and machine-readable, ``message`` is for people, ``fields`` maps each
 invalid input (dotted for nested ones, ``non_field_errors`` for the request as a whole)
 to its messages, and ``retry_after`` (seconds) accompanies 429 answers. A generation
 that the model refused is *not* an error: it is a resource whose status is ``blocked``.
+
+An unexpected exception answers 500 ``{"code": "internal_error", ...}`` with a message of
+ours: its text (file paths, SQL, a traceback) goes to the ``aigen.api`` log only.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -31,6 +35,10 @@ from ..services import (
 )
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+INTERNAL_ERROR = {"code": "internal_error",
+                  "message": "The server failed to handle this request; try again later."}
+
+logger = logging.getLogger("aigen.api")
 
 
 class Conflict(exceptions.APIException):
@@ -93,7 +101,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     exc = translate(exc)
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
-        return response
+        request = context.get("request")
+        logger.error("%s %s failed", getattr(request, "method", ""),
+                     getattr(request, "path", ""), exc_info=exc)
+        return Response(dict(INTERNAL_ERROR), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     response.data = error_body(exc)
     wait = getattr(exc, "wait", None)
     if wait is not None:

@@ -8,10 +8,18 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
+from rest_framework.exceptions import ValidationError as RequestError
 from rest_framework.request import Request
 
 from ..models import AssetType, Conversation, Generation, GenerationStatus, MediaAsset
+from .schema import NO_NUL
+
+
+@extend_schema_field({"type": "string", "pattern": NO_NUL})
+class TextFilter(django_filters.CharFilter):  # type: ignore[misc]
+    """A text filter; the schema says what Django's form field refuses (NUL)."""
 
 
 class UTCDateTimeField(IsoDateTimeField):  # type: ignore[misc]
@@ -45,7 +53,7 @@ class GenerationFilter(CreatedRange):
     # would also make the capped page count select every column).
     status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices,
                                                  distinct=False)
-    model = django_filters.CharFilter()
+    model = TextFilter()
     conversation = django_filters.UUIDFilter(field_name="conversation_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
 
@@ -71,13 +79,22 @@ class MediaAssetFilter(CreatedRange):
 
 
 class SearchFilter(filters.SearchFilter):
-    """DRF's search, minus NUL characters: PostgreSQL refuses them in a query and the
-    database error would surface as a 500."""
+    """DRF's search; a NUL character (which PostgreSQL refuses in a query) is a 400
+    naming ``search``, as the schema's pattern says."""
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["pattern"] = NO_NUL
+        return parameters
 
     def get_search_terms(self, request: Request) -> list[str]:
-        """The terms DRF finds, each without NUL characters; empty ones dropped."""
-        terms = (str(term).replace("\x00", "") for term in super().get_search_terms(request))
-        return [term for term in terms if term]
+        """The terms DRF finds; empty ones dropped."""
+        try:
+            terms = super().get_search_terms(request)
+        except RequestError as exc:  # DRF's refusal names no parameter
+            raise RequestError({self.search_param: exc.detail}) from None
+        return [str(term) for term in terms if term]
 
 
 class OrderingFilter(filters.OrderingFilter):
@@ -87,7 +104,28 @@ class OrderingFilter(filters.OrderingFilter):
     way, so ``created_at`` still needs no sort."""
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> list[str]:
+        given = request.query_params.get(self.ordering_param)
+        if given:  # DRF drops unknown terms silently; a typo must not reorder quietly
+            fields = {name for name, _ in self.get_valid_fields(queryset, view,
+                                                                {"request": request})}
+            unknown = [term for term in given.split(",")
+                       if term.strip().lstrip("-") not in fields]
+            if unknown:
+                raise RequestError({self.ordering_param: [
+                    f"Unknown ordering {', '.join(unknown)}; order by "
+                    f"{', '.join(sorted(fields))}, each optionally prefixed with '-'."]})
         ordering = list(super().get_ordering(request, queryset, view) or [])
         if not ordering or {term.lstrip("-") for term in ordering} & {"pk", "id"}:
             return ordering
         return [*ordering, "-pk" if ordering[-1].startswith("-") else "pk"]
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's parameter, with the terms it accepts as a pattern."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        terms = "|".join(getattr(view, "ordering_fields", ()))
+        for parameter in parameters:
+            parameter["schema"]["pattern"] = f"^-?(?:{terms})(?:,-?(?:{terms}))*$"
+            parameter["description"] = (f"Comma-separated: {', '.join(view.ordering_fields)}"
+                                        ", each optionally prefixed with '-'.")
+        return parameters
+

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -143,11 +143,25 @@ class PagePagination(PageNumberPagination):
             self.page.has_next() or self.page.has_previous())
         return list(self.page)
 
+    def get_page_size(self, request: Request) -> int:
+        """``?page_size=`` (capped at the maximum), or the default; anything but a
+        positive integer is refused rather than quietly replaced by the default."""
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None or self.max_page_size is None:
+            return int(self.page_size or 0)
+        if not given.isascii() or not given.isdigit() or int(given) < 1:
+            raise ValidationError({self.page_size_query_param: [
+                f"A positive integer is required (at most {self.max_page_size} are used)."]})
+        return min(int(given), self.max_page_size)
+
     def get_page_number(self, request: Request, paginator: Paginator[Any]) -> Any:
-        number = request.query_params.get(self.page_query_param) or 1
+        number: Any = request.query_params.get(self.page_query_param) or 1
         if number in self.last_page_strings and isinstance(paginator, CappedCountPaginator):
             paginator.count_limit = None  # the last page needs the exact count
             return paginator.num_pages
+        if number != 1 and (not number.isascii() or not number.isdigit()):
+            raise ValidationError({self.page_query_param: [
+                "A page number (1 or more) or 'last' is required."]})
         return number
 
     def get_html_context(self) -> HtmlContextWithPageLinks:
@@ -158,6 +172,14 @@ class PagePagination(PageNumberPagination):
         return cast(HtmlContextWithPageLinks, {
             "previous_url": self.get_previous_link(), "next_url": self.get_next_link(),
             "page_links": []})
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's parameters, saying what ``get_page_size`` and ``get_page_number``
+        refuse: both are positive integers (``page`` may also be ``last``)."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         response = dict(super().get_paginated_response_schema(schema))

@@ -6,10 +6,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+
+from .strict import StrictInput
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,3 +115,22 @@ PART_PARAMETERS = [
     for name, text in (("position", "The turn's position in the conversation (0 first)."),
                        ("index", "The part's index within the turn (0 first)."))
 ]
+
+
+# Free text in a query: Django's form fields refuse the NUL character.
+NO_NUL = "^[^\\u0000]*$"
+
+
+class StrictInputSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """Input serializers as ``strict.StrictInput`` enforces them: a request body takes no
+    property it does not list (``additionalProperties: false``). An extension rather
+    than an AutoSchema subclass, so a host's own DEFAULT_SCHEMA_CLASS keeps working."""
+
+    target_class = StrictInput
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        mapped: dict[str, Any] = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            mapped["additionalProperties"] = False
+        return mapped

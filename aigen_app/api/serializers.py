@@ -19,6 +19,7 @@ from ..client.catalog import MAX_EDGE
 from ..models import AssetType, Conversation, Generation, MediaAsset, Turn, TurnPart
 from ..services.inputs import SEED_RANGE
 from . import uploads
+from .strict import StrictInput
 
 MAX_PROMPT = 32_000
 # Where the viewsets' queryset puts a generation's asset links, in order.
@@ -275,7 +276,7 @@ def _seed() -> serializers.IntegerField:
                                     required=False, allow_null=True, default=None)
 
 
-class GenerationCreateSerializer(serializers.Serializer[Generation]):
+class GenerationCreateSerializer(StrictInput):
     """Start a generation in a new conversation. Send JSON, or multipart form data when
     attaching a ``reference_image`` (``media_assets`` repeated once per id)."""
 
@@ -301,7 +302,7 @@ class GenerationCreateSerializer(serializers.Serializer[Generation]):
                 **data)
 
 
-class RefineSerializer(serializers.Serializer[Generation]):
+class RefineSerializer(StrictInput):
     """Continue a succeeded generation's conversation. Omitted size, model and grounding
     are the parent's."""
 
@@ -323,8 +324,11 @@ class RefineSerializer(serializers.Serializer[Generation]):
                                    reference_image=data.pop("reference_image", None), **data)
 
 
-class MediaAssetUploadSerializer(serializers.Serializer[MediaAsset]):
-    """Upload an asset (multipart). The same image uploaded twice is one asset."""
+class MediaAssetUploadSerializer(StrictInput):
+    """Upload an asset (multipart). The same image uploaded twice is one asset;
+    ``created`` says, after ``save``, whether this upload stored it."""
+
+    created = False
 
     image = ImageUploadField(help_text="PNG, JPEG, WebP or HEIC/HEIF (converted to JPEG), "
                                        "decided by content, not by name or type.")
@@ -342,7 +346,8 @@ class MediaAssetUploadSerializer(serializers.Serializer[MediaAsset]):
     def create(self, validated_data: dict[str, Any]) -> MediaAsset:
         data = dict(validated_data)
         with service_errors("image"):
-            return services.add_media_asset(data.pop("image"), **data)
+            asset, self.created = services.get_or_add_media_asset(data.pop("image"), **data)
+        return asset
 
 
 def display_name(file_name: str) -> str:

@@ -3,9 +3,9 @@ service, and shapes the response. No business rules live here."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, TypeVar
 
+import django_filters
 from django.db.models import (
     BooleanField,
     Count,
@@ -28,6 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import BaseThrottle
 
 from .. import services
@@ -41,7 +42,7 @@ from ..models import (
     TurnPart,
     count_per_conversation,
 )
-from . import filters, schema
+from . import filters, schema, strict
 from . import serializers as s
 from .delivery import image_response
 from .exceptions import exception_handler
@@ -77,6 +78,8 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     # so the count reads no table rows (see pagination.CappedCountPaginator).
     count_by = "owner_id"
     creating_actions: frozenset[str] = frozenset()
+    # Serializers of the actions that take input, by action; others use serializer_class.
+    input_serializers: dict[str, type[BaseSerializer[Any]]] = {}
 
     def owned(self, queryset: QuerySet[M]) -> QuerySet[M]:
         """``queryset`` narrowed to the requesting user's rows."""
@@ -85,8 +88,42 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
             return queryset.none()
         return queryset.filter(owner=user)
 
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
+
+    def output(self, instance: Any) -> BaseSerializer[Any]:
+        """``instance`` as the API shows it (``serializer_class``), whatever the action."""
+        serializer_class: Any = self.serializer_class
+        return serializer_class(instance, context=self.get_serializer_context())  # type: ignore[no-any-return]
+
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        params = request.query_params
+        wrong = {**strict.unknown_parameters(params, self.query_parameters()),
+                 **strict.empty_parameters(params, self.free_text_parameters())}
+        if wrong:
+            raise ValidationError(wrong)
+
+    def query_parameters(self) -> set[str]:
+        """The query parameters this action documents (listings: filters, search,
+        ordering, pages); any other is refused."""
+        if self.action != "list":
+            return set()
+        known = {filters.SearchFilter.search_param, filters.OrderingFilter.ordering_param,
+                 PagePagination.page_query_param, PagePagination.page_size_query_param}
+        filterset = getattr(self, "filterset_class", None)
+        return known | set(filterset.base_filters if filterset is not None else ())
+
+    def free_text_parameters(self) -> set[str]:
+        """The query parameters where an empty value means "any": the search and the
+        text filters."""
+        filterset = getattr(self, "filterset_class", None)
+        text = {name for name, kind in (filterset.base_filters if filterset else {}).items()
+                if isinstance(kind, django_filters.CharFilter)}
+        return text | {filters.SearchFilter.search_param}
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = list(super().get_throttles())
@@ -134,6 +171,9 @@ class RefineJSONSerializer(s.RefineSerializer):
 )
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedViewSet):
     serializer_class = s.GenerationSerializer
+    # What each action reads: the browsable API's forms show these fields.
+    input_serializers: dict[str, type[BaseSerializer[Any]]] = {
+        "create": s.GenerationCreateSerializer, "refine": s.RefineSerializer}
     parser_classes = [JSONParser, MultiPartParser]
     filterset_class = filters.GenerationFilter
     search_fields = ["prompt"]
@@ -156,8 +196,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
         responses={**STARTED, **schema.errors(422, *schema.WRITE)},
     )
     def create(self, request: Request) -> Response:
-        serializer = s.GenerationCreateSerializer(data=request.data,
-                                                  context=self.get_serializer_context())
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         generation = serializer.save(owner=request.user,
                                      idempotency_key=idempotency_key(request))
@@ -173,8 +212,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
     @action(detail=True, methods=["post"])
     def refine(self, request: Request, pk: str | None = None) -> Response:
         parent = self.get_object()
-        serializer = s.RefineSerializer(data=request.data,
-                                        context=self.get_serializer_context())
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         generation = serializer.save(parent=parent, owner=request.user,
                                      idempotency_key=idempotency_key(request))
@@ -199,7 +237,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         generation = services.cancel_generation(self.get_object())
-        return Response(self.get_serializer(self._fresh(generation)).data)
+        return Response(self.output(self._fresh(generation)).data)
 
     @schema.operation(summary="The generated image (owner only)", responses=schema.IMAGE_RESPONSES)
     @action(detail=True, methods=["get"])
@@ -213,7 +251,7 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
 
     def _started(self, generation: Generation, *, done: int) -> Response:
         generation = self._fresh(generation)
-        data = self.get_serializer(generation).data
+        data = self.output(generation).data
         headers = {"Location": data["url"]}
         if generation.is_finished:
             return Response(data, status=done, headers=headers)
@@ -306,6 +344,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
 class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, OwnedViewSet):
     serializer_class = s.MediaAssetSerializer
+    input_serializers = {"create": s.MediaAssetUploadSerializer}
     parser_classes = [MultiPartParser]
     filterset_class = filters.MediaAssetFilter
     search_fields = ["display_name"]
@@ -328,11 +367,9 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         upload = s.MediaAssetUploadSerializer(data=request.data,
                                               context=self.get_serializer_context())
         upload.is_valid(raise_exception=True)
-        digest = hashlib.sha256(upload.validated_data["image"]).hexdigest()
-        existed = self.get_queryset().filter(sha256=digest).exists()
         asset = upload.save(owner=request.user)
-        data = self.get_serializer(asset).data
-        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        data = self.output(asset).data
+        code = status.HTTP_201_CREATED if upload.created else status.HTTP_200_OK
         return Response(data, status=code, headers={"Location": data["url"]})
 
     def perform_destroy(self, instance: MediaAsset) -> None:

@@ -21,7 +21,8 @@ EXIT_CODES_HELP = """exit codes:
   1  the generation failed (see the message)
   2  bad arguments (nothing was recorded)
   3  blocked by the content policy
-  4  rate limited or out of quota (try again later)"""
+  4  rate limited or out of quota (try again later)
+  130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM: the generation is canceled"""
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}

@@ -7,9 +7,12 @@ admin, commands and tasks call these and stay thin.
 - ``retry_generation`` / ``cancel_generation``.
 - ``recover_generations``: settle runs lost to dead workers (``manage.py aigen_recover``).
 - ``sweep_orphan_files``: delete files no row refers to (``aigen_recover --sweep-files``).
+- ``find_missing_files``: rows naming files storage lost (reported by ``--sweep-files``,
+  marked with ``--mark-missing``).
 - ``files``: deleting any row that names a file deletes the file after the commit,
   unless another row names it (post_delete receivers connected in ``AigenConfig.ready``).
-- ``add_media_asset``: store an uploaded asset, deduplicated per owner.
+- ``add_media_asset`` / ``get_or_add_media_asset``: store an uploaded asset (without its
+  metadata), deduplicated per owner.
 - ``delete_media_asset``: delete an asset (refused while a pending or running
   generation uses it); its file goes after the commit unless a conversation still
   holds it.
@@ -17,12 +20,13 @@ admin, commands and tasks call these and stay thin.
 - Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
 """
 
-from .assets import add_media_asset, delete_media_asset
-from .cleanup import sweep_orphan_files
+from .assets import add_media_asset, delete_media_asset, get_or_add_media_asset
+from .cleanup import MissingFile, find_missing_files, sweep_orphan_files
 from .creation import create_generation, refine
 from .errors import (
     AssetInUse,
     IdempotencyKeyReused,
+    InputMissing,
     InvalidGenerationState,
     QuotaExceeded,
     ServiceError,
@@ -34,7 +38,9 @@ from .turns import history_for
 __all__ = [
     "AssetInUse",
     "IdempotencyKeyReused",
+    "InputMissing",
     "InvalidGenerationState",
+    "MissingFile",
     "QuotaExceeded",
     "Recovery",
     "ServiceError",
@@ -43,6 +49,8 @@ __all__ = [
     "cancel_generation",
     "create_generation",
     "delete_media_asset",
+    "find_missing_files",
+    "get_or_add_media_asset",
     "history_for",
     "recover_generations",
     "refine",

@@ -23,11 +23,25 @@ def add_media_asset(
     asset_type: str = AssetType.OTHER,
     display_name: str = "",
 ) -> MediaAsset:
-    """Store an asset, or return the owner's existing asset with the same image (sha256).
+    """Store an asset, or return the owner's existing asset with the same image (sha256
+    of the stored bytes: the image without its metadata, see ``inputs.read_image``).
 
     Raises ``ValidationError`` for an unknown ``asset_type`` or an unreadable, oversized
     or unsupported image.
     """
+    return get_or_add_media_asset(image, owner=owner, asset_type=asset_type,
+                                  display_name=display_name)[0]
+
+
+def get_or_add_media_asset(
+    image: inputs.ImageInput,
+    *,
+    owner: Any = None,
+    asset_type: str = AssetType.OTHER,
+    display_name: str = "",
+) -> tuple[MediaAsset, bool]:
+    """``add_media_asset``, also saying (like ``get_or_create``) whether it stored a new
+    asset (True) or found the owner's existing one (False)."""
     if asset_type not in AssetType.values:
         raise ValidationError(
             f"asset_type must be one of {', '.join(AssetType.values)}.", code="invalid_asset"
@@ -35,7 +49,7 @@ def add_media_asset(
     data, info = inputs.read_image(image, "media asset")
     existing = _owned(owner, info.sha256)
     if existing is not None:
-        return existing
+        return existing, False
     try:
         with written_files() as files, transaction.atomic():
             name = files.save("assets", data, info.mime_type)
@@ -43,13 +57,13 @@ def add_media_asset(
                 owner=owner, image=name, mime_type=info.mime_type, width=info.width,
                 height=info.height, byte_size=info.byte_size, sha256=info.sha256,
                 asset_type=asset_type, display_name=display_name[:200],
-            )
+            ), True
     except IntegrityError:
         # The same image was stored by a concurrent request; its file was deleted above.
         existing = _owned(owner, info.sha256)
         if existing is None:
             raise
-        return existing
+        return existing, False
 
 
 def _owned(owner: Any, sha256: str) -> MediaAsset | None:

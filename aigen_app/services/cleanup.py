@@ -14,13 +14,66 @@ safety net.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.files.storage import Storage
+from django.db import transaction
 from django.utils import timezone
 
+from ..models import Generation, GenerationStatus
 from ..storage import KINDS, get_storage
-from .files import CHUNK, referenced
+from .errors import FAILURE_MESSAGES
+from .files import CHUNK, FILE_FIELDS, referenced
+
+MISSING_CODE = "file_missing"
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """A row naming a file its storage no longer has."""
+
+    model: str
+    pk: str
+    field: str
+    name: str
+    marked: bool = False
+
+    def __str__(self) -> str:
+        marked = " (marked failed)" if self.marked else ""
+        return f"{self.model} {self.pk} {self.field}: {self.name}{marked}"
+
+
+def find_missing_files(*, mark: bool = False) -> list[MissingFile]:
+    """Every row naming a file that storage no longer has (one ``exists`` call per
+    distinct name). With ``mark``, a succeeded generation whose result image is gone
+    becomes ``failed`` (``file_missing``) and stops naming it, so the row no longer
+    promises an image; other rows (reference images, assets, turn parts) have no status
+    to change and are reported only (a run that needs one fails as ``input_missing``)."""
+    storage = get_storage()
+    exists: dict[str, bool] = {}
+    missing: list[MissingFile] = []
+    for model, fields in FILE_FIELDS:
+        for field in fields:
+            rows = (model._default_manager.exclude(**{field: ""}).order_by("pk")
+                    .values_list("pk", field).iterator(chunk_size=CHUNK))
+            for pk, name in rows:
+                if name not in exists:
+                    exists[name] = storage.exists(name)
+                if not exists[name]:
+                    marked = mark and model is Generation and field == "image" and (
+                        _mark_result_missing(pk, name))
+                    missing.append(MissingFile(model.__name__, str(pk), field, name, marked))
+    return missing
+
+
+def _mark_result_missing(pk: Any, name: str) -> bool:
+    with transaction.atomic():
+        return bool(Generation.objects.filter(
+            pk=pk, status=GenerationStatus.SUCCEEDED, image=name,
+        ).update(status=GenerationStatus.FAILED, image="", error_code=MISSING_CODE,
+                 error_message=FAILURE_MESSAGES[MISSING_CODE]))
 
 
 def sweep_orphan_files(

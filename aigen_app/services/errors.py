@@ -69,3 +69,33 @@ class AssetInUse(ServiceError):
             "cancel them or wait for them to finish, then delete it."
         )
         self.generation_ids = list(generation_ids)
+
+
+class InputMissing(ServiceError):
+    """An input of a queued generation is gone by the time it runs: a reference image,
+    a media asset's or an earlier turn's file deleted from storage, or a turn of the
+    conversation it continues. ``detail`` (file names, ids) is for the log only."""
+
+    code = "input_missing"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(FAILURE_MESSAGES[self.code])
+        self.detail = detail
+
+
+# What clients read (the API's ``error.message``) for failures whose cause is internal:
+# the cause (paths, SQL, exception text) goes to the ``aigen.services`` log with the
+# generation id, never into the row.
+FAILURE_MESSAGES = {
+    "input_missing": "An input image of this generation (its reference image, a media "
+                     "asset or an image earlier in the conversation) is no longer stored; "
+                     "start a new generation.",
+    "configuration_error": "The server is not configured to generate images; tell its "
+                           "administrators (the cause is in the server's log under this "
+                           "generation's id).",
+    "internal_error": "The generation failed because of an error on the server (the cause "
+                      "is in the server's log under this generation's id).",
+    "result_not_saved": "The image was generated but could not be saved; retry the "
+                        "generation.",
+    "file_missing": "The generated image is no longer stored; retry the generation.",
+}

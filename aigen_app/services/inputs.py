@@ -8,10 +8,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from PIL import Image
 
 from ..client import DEFAULT_MODEL, get_model_spec
 from ..client.catalog import MAX_EDGE
 from ..conf import aigen_settings
+from ..image_metadata import without_metadata
 from ..models import MediaAsset
 from ..storage import ImageInfo, inspect_image
 
@@ -86,7 +88,9 @@ def check_model(model: str, *, grounding: bool, input_images: int) -> None:
 
 
 def read_image(value: ImageInput, what: str) -> tuple[bytes, ImageInfo]:
-    """The bytes and measurements of an uploaded image, or a ValidationError."""
+    """The bytes to store for an uploaded image, without its metadata
+    (``image_metadata``), and their measurements; or a ValidationError. Every path an
+    image comes in by (API, admin, command, a direct service call) passes here."""
     limit = int(aigen_settings.MAX_IMAGE_BYTES)
     if isinstance(value, bytes):
         data = value
@@ -101,8 +105,9 @@ def read_image(value: ImageInput, what: str) -> tuple[bytes, ImageInfo]:
     if len(data) > limit:
         raise _too_large(what, limit)
     try:
+        data = without_metadata(data)
         info = inspect_image(data)
-    except ValueError:
+    except (ValueError, OSError, SyntaxError, EOFError, Image.DecompressionBombError):
         raise ValidationError(f"The {what} is not a readable image.",
                               code="invalid_image") from None
     if info.mime_type not in ACCEPTED_IMAGE_TYPES:

@@ -44,10 +44,11 @@ from ..client import (
 )
 from ..conf import aigen_settings
 from ..gateway import get_client
-from ..models import Generation, GenerationStatus
+from ..models import Conversation, Generation, GenerationStatus
 from ..signals import generation_finished, generation_started
 from ..storage import FileBatch, inspect_image, read_file, written_files
 from . import receipts, turns
+from .errors import FAILURE_MESSAGES, InputMissing
 from .outages import DATABASE_UNREACHABLE, through_outage
 from .queueing import can_defer, enqueue_on_commit
 
@@ -92,6 +93,10 @@ def run_generation(generation_id: str) -> str:
                                  until=generation.deadline_at,
                                  what=f"generation {generation.pk}: reading its request")
         response = get_client().generate_sync(request)
+    except InputMissing as exc:
+        logger.warning("generation %s failed: %s", generation.pk, exc.detail)
+        return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
+                       error_message=exc.message)
     except RateLimitError as exc:
         return _rate_limited(generation, token, exc)
     except ContentPolicyError as exc:
@@ -105,13 +110,11 @@ def run_generation(generation_id: str) -> str:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=exc.message, finish_reason=finish_reason[:64],
                        api_attempts=exc.attempts)
-    except (ConfigurationError, ImproperlyConfigured) as exc:
-        _finish(generation, token, GenerationStatus.FAILED, error_code="configuration_error",
-                error_message=str(exc))
+    except (ConfigurationError, ImproperlyConfigured):
+        _failed_internally(generation, token, "configuration_error")
         raise
-    except Exception as exc:
-        _finish(generation, token, GenerationStatus.FAILED, error_code="internal_error",
-                error_message=f"{type(exc).__name__}: {exc}")
+    except Exception:
+        _failed_internally(generation, token, "internal_error")
         raise
     except BaseException:
         # SystemExit or KeyboardInterrupt: the worker is told to stop now. No result
@@ -123,12 +126,19 @@ def run_generation(generation_id: str) -> str:
         return _succeeded(generation, token, response)
     except ResultKept:
         raise  # the row stays running: aigen_recover records the kept result
-    except Exception as exc:
+    except Exception:
         # The files are gone already (written_files); say why the result is missing.
-        _finish(generation, token, GenerationStatus.FAILED, error_code="result_not_saved",
-                error_message=f"The result could not be saved: {type(exc).__name__}: {exc}",
-                api_attempts=response.attempts)
+        _failed_internally(generation, token, "result_not_saved",
+                           api_attempts=response.attempts)
         raise
+
+
+def _failed_internally(generation: Generation, token: Any, code: str, **fields: Any) -> str:
+    """Record a failure whose cause must not reach clients: the row gets ``code`` and
+    its client message, the log the cause (call from an ``except`` block)."""
+    logger.exception("generation %s failed (%s)", generation.pk, code)
+    return _finish(generation, token, GenerationStatus.FAILED, error_code=code,
+                   error_message=FAILURE_MESSAGES[code], **fields)
 
 
 def _claim(generation_id: str) -> Generation | None:
@@ -173,7 +183,22 @@ def run_deadline() -> float:
 
 
 def build_request(generation: Generation) -> GenerationRequest:
-    """The client request for ``generation``: its own inputs plus its line's history."""
+    """The client request for ``generation``: its own inputs plus its line's history.
+    Raises ``InputMissing`` when a file or turn it needs is gone."""
+    try:
+        return _request_for(generation)
+    except FileNotFoundError as exc:
+        raise InputMissing(f"a file is missing from storage: {exc}") from exc
+
+
+def _history(generation: Generation) -> list[Any]:
+    try:
+        return list(turns.history_for(generation))
+    except ValueError as exc:  # the line it continues is incomplete (turns.history_turns)
+        raise InputMissing(f"its conversation cannot be replayed: {exc}") from exc
+
+
+def _request_for(generation: Generation) -> GenerationRequest:
     links = generation.asset_links.select_related("asset").order_by("position")
     reference = generation.reference_image.name or ""
     return GenerationRequest(
@@ -181,7 +206,7 @@ def build_request(generation: Generation) -> GenerationRequest:
         model=generation.model or None, seed=generation.seed,
         input_image=read_file(reference) if reference else None,
         input_image_mime_type=generation.reference_mime_type or "image/png",
-        conversation_history=list(turns.history_for(generation)),
+        conversation_history=_history(generation),
         media_assets=[
             MediaAssetInput(image_data=read_file(link.asset.image.name or ""),
                             mime_type=link.asset.mime_type, asset_type=link.asset.asset_type,
@@ -267,7 +292,7 @@ def _record_result(generation: Generation, token: Any, result: receipts.KeptResu
         with transaction.atomic():
             # Same lock order as creation (conversation, then generation): the model
             # turn is filled and the conversation's updated_at moves.
-            turns.lock_conversation(generation.conversation_id)
+            _lock_conversation_of(generation)
             _fenced_update(generation, token, GenerationStatus.SUCCEEDED, **result.fields)
             turns.fill_model_turn(generation, result.parts)
     except _Superseded:
@@ -277,6 +302,16 @@ def _record_result(generation: Generation, token: Any, result: receipts.KeptResu
                                          image=result.fields["image"]).exists():
             return None
     return _after_finish(generation)
+
+
+def _lock_conversation_of(generation: Generation) -> None:
+    try:
+        turns.lock_conversation(generation.conversation_id)
+    except Conversation.DoesNotExist:
+        # Deleted while the API call ran, and this generation with it (cascade).
+        logger.warning("generation %s: its conversation was deleted while it ran; result "
+                       "discarded", generation.pk)
+        raise _Superseded from None
 
 
 def _model_parts(response: GenerationResponse, image_name: str, image_sha256: str,

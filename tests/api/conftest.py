@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from aigen_app import services
 from aigen_app.models import Generation, MediaAsset
+from tests.api.leaks import assert_no_internal_details
 from tests.conftest import DUMMY, Media, png_bytes
 
 
@@ -29,6 +30,23 @@ def _fresh_throttle() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_details(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON answer of every API test is checked for file paths, SQL and tracebacks
+    (``tests.api.leaks``), errors and the generations' ``error`` alike."""
+    request = APIClient.request
+
+    def checked(self: APIClient, *args: Any, **kwargs: Any) -> Any:
+        response = request(self, *args, **kwargs)
+        if "json" in response.get("Content-Type", ""):
+            assert_no_internal_details(response.content.decode(errors="replace"),
+                                       f"{response.request['REQUEST_METHOD']} "
+                                       f"{response.request['PATH_INFO']}")
+        return response
+
+    monkeypatch.setattr(APIClient, "request", checked)
 
 
 @pytest.fixture

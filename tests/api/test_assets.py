@@ -223,3 +223,33 @@ def test_a_missing_file_is_404(api: APIClient, media_storage: Media) -> None:
         return
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_uploaded_with_gps_is_stored_served_and_sent_without_it(
+    api: APIClient, media_storage: Media, aigen_emulator: Any, immediate_tasks: None
+) -> None:
+    import base64
+
+    from tests.test_image_metadata import assert_private, assert_upright, camera_jpeg
+
+    response = upload(api, camera_jpeg(), name="IMG_0001.jpg", content_type="image/jpeg",
+                      asset_type="face")
+
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert (data["image"]["width"], data["image"]["height"]) == (30, 40)
+    served = delivered(api.get(data["image"]["url"]))
+    assert_upright(assert_private(served))
+    assert [media_storage.read(name) for name in stored_files(media_storage)] == [served]
+    # The same photo again is the same asset (deduplicated by the stored bytes).
+    assert upload(api, camera_jpeg(), content_type="image/jpeg").status_code == 200
+
+    created = api.post("/api/generations/", {"prompt": "Put this face on a poster",
+                                             "media_assets": [data["id"]]}, format="json")
+
+    assert created.status_code == 201, created.json()
+    parts = aigen_emulator.requests()[-1].body["contents"][-1]["parts"]
+    sent = [base64.b64decode(part["inlineData"]["data"]) for part in parts
+            if "inlineData" in part]
+    assert sent == [served]

@@ -11,9 +11,9 @@ from argparse import ArgumentParser, ArgumentTypeError
 from dataclasses import asdict
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from ...services import recover_generations, sweep_orphan_files
+from ...services import find_missing_files, recover_generations, sweep_orphan_files
 
 
 def seconds(value: str) -> float:
@@ -53,7 +53,13 @@ class Command(BaseCommand):
             "--sweep-files", type=seconds, nargs="?", const=3600.0, default=None,
             metavar="SECONDS",
             help="Also delete files that no row refers to and that are older than SECONDS "
-                 "(default 3600), e.g. left by a caller's rolled-back transaction.",
+                 "(default 3600), e.g. left by a caller's rolled-back transaction, and "
+                 "report rows that name files storage no longer has.",
+        )
+        parser.add_argument(
+            "--mark-missing", action="store_true",
+            help="With --sweep-files, mark succeeded generations whose image is missing "
+                 "as failed (error code file_missing).",
         )
         parser.add_argument(
             "--sweep-months", type=months, default=None, metavar="MONTHS",
@@ -64,18 +70,23 @@ class Command(BaseCommand):
                             help="Print what was done as JSON.")
 
     def handle(self, *args: Any, pending_after: float | None, sweep_files: float | None,
-               sweep_months: int | None, as_json: bool, **options: Any) -> None:
+               sweep_months: int | None, mark_missing: bool, as_json: bool,
+               **options: Any) -> None:
+        if mark_missing and sweep_files is None:
+            raise CommandError("--mark-missing needs --sweep-files")
         report = recover_generations(pending_after=pending_after)
         swept = [] if sweep_files is None else sweep_orphan_files(older_than=sweep_files,
                                                                   months=sweep_months)
+        missing = [] if sweep_files is None else find_missing_files(mark=mark_missing)
         if as_json:
-            self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept}))
+            self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept,
+                                          "missing_files": [asdict(m) for m in missing]}))
             return
         for label, items in (("finished from its kept result", report.finished),
                              ("queued again", report.requeued), ("failed", report.failed),
                              ("re-sent", report.resent),
                              ("reclaimed task row", report.reclaimed),
-                             ("deleted file", swept)):
+                             ("deleted file", swept), ("missing file", missing)):
             for item in items:
                 self.stdout.write(f"{label}: {item}")
         self.stdout.write(
@@ -83,5 +94,7 @@ class Command(BaseCommand):
             f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
             f"{len(report.resent)} re-sent, {report.waiting} pending left in the queue, "
             f"{len(report.reclaimed)} task rows of dead workers reclaimed"
-            + (f", {len(swept)} orphaned files deleted." if sweep_files is not None else ".")
+            + (f", {len(swept)} orphaned files deleted, {len(missing)} rows name missing "
+               f"files ({sum(m.marked for m in missing)} marked)."
+               if sweep_files is not None else ".")
         )

@@ -24,6 +24,7 @@ from ...conf import aigen_settings
 from ...models import Generation, GenerationStatus
 from ...storage import written_files
 from .. import arguments
+from ..interrupts import Interrupted, interruptible
 from ..progress import Progress
 from ..results import EXIT_BAD_ARGUMENTS, EXIT_CODES_HELP, exit_code_for, save_output, summary
 
@@ -74,6 +75,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         owner = self._owner(options["user"])
         parent = self._parent(options["refine"])
+        self.started: Generation | None = None
+        try:
+            with interruptible():
+                generation = self._generate(options, owner, parent)
+        except Interrupted as exc:
+            raise self._interrupted(exc) from None
+        self._report(generation, options)
+
+    def _generate(self, options: dict[str, Any], owner: Any, parent: Generation | None
+                  ) -> Generation:
         with ExitStack() as stack:
             # Everything is recorded (and refused) before anything is printed: a refused
             # request leaves one line, no row and, its transaction rolled back, no file.
@@ -81,7 +92,7 @@ class Command(BaseCommand):
             # immediate task backend, runs then), so the emulator and the progress
             # output start inside it.
             with written_files(), transaction.atomic():
-                generation = self._start(options, owner, parent)
+                generation = self.started = self._start(options, owner, parent)
                 if options["emulator"] or not _api_key_configured():
                     stack.enter_context(self._emulator(explicit=options["emulator"]))
                 progress = stack.enter_context(Progress(self.stderr))
@@ -89,8 +100,21 @@ class Command(BaseCommand):
             # This process works on its own generation: a no-op when the task backend
             # already ran it (immediate) or a worker claimed it first.
             services.run_generation(str(generation.id))
-            generation = _wait_until_finished(generation)
-        self._report(generation, options)
+            return _wait_until_finished(generation)
+
+    def _interrupted(self, exc: Interrupted) -> CommandError:
+        """End this process's generation as canceled (a result arriving later is
+        discarded) and say so in one line; the exit code is 128 + the signal number."""
+        started = self.started
+        if started is None or not Generation.objects.filter(pk=started.pk).exists():
+            return CommandError(f"interrupted ({exc}): nothing was recorded",
+                                returncode=exc.exit_code)
+        try:
+            generation = services.cancel_generation(started)
+        except services.InvalidGenerationState:  # it finished as the signal came
+            generation = Generation.objects.get(pk=started.pk)
+        return CommandError(f"interrupted ({exc}): generation {generation.id} "
+                            f"{generation.status}", returncode=exc.exit_code)
 
     def _owner(self, username: str | None) -> Any:
         if username is None:
