@@ -104,4 +104,4 @@ def test_the_api_keeps_its_contract_whatever_the_hosts_rest_framework(
     assert seen["listing_keys"] == ["count", "next", "previous", "results"]
     assert seen["refused"] == [401, "not_authenticated"]
     assert seen["invalid"][:2] == [400, "validation_error"]
-    assert "prompt" in seen["invalid"][2]
+    assert "size" in seen["invalid"][2]
