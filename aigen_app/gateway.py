@@ -14,7 +14,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .client import AIGenerationClient, ConfigurationError, LocalRateLimiter, RateLimiter
+from .client import (
+    AIGenerationClient,
+    ConfigurationError,
+    LocalRateLimiter,
+    ProviderConfig,
+    RateLimiter,
+)
 from .conf import aigen_settings
 from .limits import SharedRateLimiter
 
@@ -27,7 +33,7 @@ def build_client() -> AIGenerationClient:
     the setting to fix when the client cannot be built (no API key...)."""
     conf = aigen_settings
     options: dict[str, Any] = {
-        "base_url": conf.BASE_URL,
+        "providers": provider_configs(),
         "max_retry_wait": float(conf.MAX_RETRY_WAIT),
         "deadline": float(conf.DEADLINE),
         "safety_settings": conf.SAFETY_SETTINGS,
@@ -40,13 +46,21 @@ def build_client() -> AIGenerationClient:
         options["system_instruction"] = conf.SYSTEM_INSTRUCTION or None
     try:
         return AIGenerationClient(
-            conf.API_KEY, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
+            None, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
         )
     except ConfigurationError as exc:
         raise ImproperlyConfigured(
-            f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (or the "
-            "environment variable) and check AIGEN's TIMEOUT, DEADLINE and MAX_RETRIES."
+            f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (Gemini) or "
+            "AIGEN['OPENAI_API_KEY'] (or the environment variable) and check AIGEN's "
+            "MODEL, TIMEOUT, DEADLINE and MAX_RETRIES."
         ) from exc
+
+
+def provider_configs() -> dict[str, ProviderConfig]:
+    """Each provider's key and base URL from ``AIGEN`` (None: the environment's)."""
+    conf = aigen_settings
+    return {"gemini": ProviderConfig(conf.API_KEY, conf.BASE_URL),
+            "openai": ProviderConfig(conf.OPENAI_API_KEY, conf.OPENAI_BASE_URL)}
 
 
 def build_limiter() -> RateLimiter | None:

@@ -97,3 +97,7 @@ def test_sqlite_without_immediate_transactions_warns() -> None:
     assert check_sqlite_locking(
         {"default": {**sqlite, "OPTIONS": {"transaction_mode": "IMMEDIATE"}},
          "pg": {"ENGINE": "django.db.backends.postgresql"}}) == []
+
+
+def test_a_default_model_no_provider_serves() -> None:
+    assert "aigen.E007" in ids(API_KEY="k", MODEL="imagen-4")

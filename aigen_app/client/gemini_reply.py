@@ -8,7 +8,6 @@ A 200 is not a success: policy blocks and "no image" answers arrive as 200 too, 
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -16,26 +15,13 @@ import pybase64
 
 from .errors import ContentPolicyError, MalformedResponseError, NoImageError
 from .gemini_errors import error_from_reply, snippet
+from .provider import ParsedReply
 from .types import ConversationTurn, TurnPart, Usage
 
 POLICY_FINISH_REASONS = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY",
      "IMAGE_PROHIBITED_CONTENT"}
 )
-
-
-@dataclass(frozen=True)
-class ParsedReply:
-    image_data: bytes
-    mime_type: str
-    model_turn: ConversationTurn
-    text: str
-    usage: Usage
-    model_version: str
-    response_id: str
-    finish_reason: str
-    finish_message: str
-    grounding_metadata: dict[str, Any] | None
 
 
 def parse_reply(body: bytes) -> ParsedReply:

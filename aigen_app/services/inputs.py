@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from ..client import DEFAULT_MODEL, get_model_spec
+from ..client import ModelNotFoundError, capabilities
 from ..client.catalog import MAX_EDGE
+from ..client.client import default_model
 from ..conf import aigen_settings
 from ..models import MediaAsset
 from ..storage import ImageInfo, inspect_image
@@ -67,12 +67,16 @@ def check_idempotency_key(key: object) -> str | None:
 def resolved_model(model: str) -> str:
     """The model the client will use for ``model`` ("" for the default): the same
     fallbacks as AIGenerationClient, so a row records the model before it runs."""
-    return model or aigen_settings.MODEL or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+    return model or default_model(aigen_settings.MODEL)
 
 
 def check_model(model: str, *, grounding: bool, input_images: int) -> None:
     """Refuse what the model's capabilities rule out (the API would answer 400)."""
-    spec = get_model_spec(resolved_model(model))
+    try:
+        spec = capabilities(resolved_model(model))
+    except ModelNotFoundError as exc:
+        raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+                              code="unknown_model") from None
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")
