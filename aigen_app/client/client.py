@@ -38,6 +38,7 @@ from .errors import (
 from .gemini import DEFAULT_SYSTEM_INSTRUCTION, GeminiProvider
 from .imaging import fit_exact, mime_if_exact
 from .limiter import RateLimiter
+from .openai import OpenAIProvider
 from .provider import ParsedReply, Provider, ProviderConfig, WireRequest
 from .transport import AiohttpTransport, LoopPools
 from .types import GenerationRequest, GenerationResponse
@@ -51,7 +52,8 @@ DEFAULT_BASE_URL_ENV_VAR = "AI_BASE_URL"
 API_KEY_ENV_VARS = (DEFAULT_KEY_ENV_VAR, *GeminiProvider.key_env_vars)
 _DEFAULT = object()
 # Every provider, by the name ``catalog.provider_of`` gives its models.
-PROVIDER_CLASSES: dict[str, type[Provider]] = {"gemini": GeminiProvider}
+PROVIDER_CLASSES: dict[str, type[Provider]] = {"gemini": GeminiProvider,
+                                                "openai": OpenAIProvider}
 
 
 def default_model(model: str | None = None) -> str:

@@ -149,10 +149,11 @@ def _turn_part(part: dict[str, Any]) -> TurnPart | None:
     return None  # parts image models do not produce (function calls...) are not kept
 
 
-def decode_base64(value: object) -> bytes:
-    """Decode proto-JSON bytes: standard or URL-safe alphabet, padded or not."""
+def decode_base64(value: object, what: str = "inlineData") -> bytes:
+    """Decode proto-JSON bytes: standard or URL-safe alphabet, padded or not; ``what``
+    names the field in the error."""
     if not isinstance(value, str) or not value:
-        raise MalformedResponseError("inlineData has no base64 data", status=200)
+        raise MalformedResponseError(f"{what} has no base64 data", status=200)
     padded = value + "=" * (-len(value) % 4)
     # pybase64 (SIMD) validates and decodes 1 MB in ~0.1 ms; the stdlib's validate=True
     # runs a regular expression over the whole text first and takes ~4 ms.
@@ -162,7 +163,7 @@ def decode_base64(value: object) -> bytes:
         except (binascii.Error, ValueError):
             continue
     raise MalformedResponseError(
-        f"inlineData is not valid base64 (starts {value[:40]!r})", status=200
+        f"{what} is not valid base64 (starts {value[:40]!r})", status=200
     )
 
 
