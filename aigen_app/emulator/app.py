@@ -1,4 +1,5 @@
-"""The aiohttp application: the generateContent route and the order real checks run in.
+"""The aiohttp application: Gemini's generateContent route (OpenAI's Images routes are in
+``openai_app``) and the order real checks run in.
 
 Order per request: auth, model, body validation, RPM quota, scripted fault, fault rate,
 then the reply. Every request ends up in the log exactly once, recorded as soon as its
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from aigen_app.client.catalog import MODELS
 
-from . import control
+from . import control, openai_app
 from .errors import (
     ApiError,
     bad_key,
@@ -26,6 +27,7 @@ from .errors import (
     model_not_found,
     rate_limited,
 )
+from .keys import RUNTIME, STATE
 from .reply import Runtime, reply
 from .request import parse_json, summarize, validate
 from .state import Emulator, LogEntry
@@ -36,8 +38,6 @@ MAX_BODY = 120 * 1024 * 1024
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 
 
-STATE = web.AppKey("state", Emulator)
-RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def build_app(emulator: Emulator, runtime: Runtime) -> web.Application:
@@ -45,6 +45,7 @@ def build_app(emulator: Emulator, runtime: Runtime) -> web.Application:
     app[STATE] = emulator
     app[RUNTIME] = runtime
     app.router.add_post("/v1beta/models/{tail}", generate)
+    openai_app.add_routes(app.router)
     control.add_routes(app.router, emulator)
     return app
 
