@@ -14,8 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from aigen_app.client.catalog import MODELS
-
 from . import control, openai_app
 from .errors import (
     ApiError,
@@ -27,6 +25,7 @@ from .errors import (
     model_not_found,
     rate_limited,
 )
+from .gemini_models import GEMINI_MODELS
 from .keys import RUNTIME, STATE
 from .reply import Runtime, reply
 from .request import parse_json, summarize, validate
@@ -101,7 +100,7 @@ async def _generate(request: web.Request, exchange: _Exchange) -> web.StreamResp
             raise missing_key()
         if emulator.api_keys is not None and exchange.key not in emulator.api_keys:
             raise bad_key()
-        spec = MODELS.get(exchange.model)
+        spec = GEMINI_MODELS.get(exchange.model)
         if spec is None:
             raise model_not_found(exchange.model)
         try:

@@ -1,6 +1,6 @@
 """The emulator's own copy of OpenAI's image-model table, written from
 docs/protocol-openai.md and never imported from the client: a test
-(tests/emulator/test_openai_emulator.py) checks the two agree, so a wrong entry in the
+(tests/emulator/test_model_tables.py) checks the two agree, so a wrong entry in the
 client's table is caught here instead of being echoed back.
 """
 

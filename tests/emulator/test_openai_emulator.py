@@ -1,5 +1,5 @@
 """The emulator speaks OpenAI's Images API over loopback: real sizes, real error bodies
-and headers, the same faults; and its own model table agrees with the client's."""
+and headers, the same faults (its model table is checked in test_model_tables)."""
 
 from __future__ import annotations
 
@@ -24,15 +24,7 @@ from aigen_app.client import (
     ProviderConfig,
     QuotaExceededError,
 )
-from aigen_app.client.openai_catalog import (
-    ALL_BACKGROUNDS,
-    FLEXIBLE_RULES,
-    OPENAI_MODELS,
-    RETIRED_MODELS,
-    STANDARD_SIZES,
-)
 from aigen_app.emulator import EmulatorServer, running_emulator
-from aigen_app.emulator.openai_models import IMAGE_MODELS, size_problem
 
 KEY = "sk-emulator-test-key-0123456789"
 
@@ -200,22 +192,3 @@ def test_unknown_parameters_and_models_get_the_apis_errors(http: httpx.Client) -
                       headers={"authorization": ""})
     assert reply.status_code == 401
 
-
-def test_the_emulators_model_table_agrees_with_the_clients() -> None:
-    assert set(IMAGE_MODELS) == set(OPENAI_MODELS)
-    assert not set(RETIRED_MODELS) & set(IMAGE_MODELS)
-    for name, spec in OPENAI_MODELS.items():
-        own = IMAGE_MODELS[name]
-        assert own.any_size == spec.flexible_sizes, name
-        assert own.qualities == frozenset(spec.qualities), name
-        assert own.transparent == ("transparent" in spec.backgrounds), name
-        assert set(spec.backgrounds) <= set(ALL_BACKGROUNDS), name
-        assert own.fidelities == frozenset(spec.input_fidelities), name
-        for width, height in STANDARD_SIZES:
-            assert size_problem(own, f"{width}x{height}") is None, name
-    flexible = IMAGE_MODELS["gpt-image-2"]
-    for width in range(16, 4097, 112):
-        for height in range(16, 4097, 112):
-            assert (size_problem(flexible, f"{width}x{height}") is None) == (
-                FLEXIBLE_RULES.allows(width, height)
-                or (width, height) in STANDARD_SIZES), (width, height)
