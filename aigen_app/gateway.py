@@ -18,9 +18,12 @@ from .client import (
     AIGenerationClient,
     ConfigurationError,
     LocalRateLimiter,
+    ModelNotFoundError,
     ProviderConfig,
     RateLimiter,
+    provider_of,
 )
+from .client.client import default_model, provider_key
 from .conf import aigen_settings
 from .limits import SharedRateLimiter
 
@@ -61,6 +64,18 @@ def provider_configs() -> dict[str, ProviderConfig]:
     conf = aigen_settings
     return {"gemini": ProviderConfig(conf.API_KEY, conf.BASE_URL),
             "openai": ProviderConfig(conf.OPENAI_API_KEY, conf.OPENAI_BASE_URL)}
+
+
+def has_api_key(model: str) -> bool:
+    """Whether the provider serving ``model`` has an API key (setting or environment),
+    by the rules the client applies."""
+    name = provider_of(model)
+    try:
+        serves_default = provider_of(default_model(aigen_settings.MODEL)) == name
+    except ModelNotFoundError:  # a bad default model is the E007 check's to report
+        serves_default = False
+    return bool(provider_key(name, provider_configs().get(name),
+                             serves_default_model=serves_default))
 
 
 def build_limiter() -> RateLimiter | None:

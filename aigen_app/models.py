@@ -182,6 +182,9 @@ class Generation(models.Model):
     text = models.TextField(blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
+    # The provider's request id header (OpenAI's x-request-id) of the last reply, success
+    # or failure: what the provider's support asks for.
+    request_id = models.CharField(max_length=200, blank=True, default="")
     finish_reason = models.CharField(max_length=64, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     candidates_tokens = models.PositiveIntegerField(default=0)

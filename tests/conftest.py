@@ -273,8 +273,10 @@ def emulator() -> Iterator[EmulatorServer]:
 
 
 def aigen_settings_for(server: EmulatorServer, **extra: Any) -> dict[str, Any]:
-    """``settings.AIGEN`` pointing the app's client at ``server``."""
-    return {"BASE_URL": server.base_url, "API_KEY": TEST_API_KEY, **extra}
+    """``settings.AIGEN`` pointing the app's client at ``server``, for both providers."""
+    return {"BASE_URL": server.base_url, "API_KEY": TEST_API_KEY,
+            "OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": TEST_API_KEY,
+            **extra}
 
 
 @pytest.fixture

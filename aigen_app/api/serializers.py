@@ -28,6 +28,9 @@ SERVICE_FIELDS = {
     "prompt_empty": "prompt",
     "invalid_size": "width",
     "invalid_seed": "seed",
+    "seed_unsupported": "seed",
+    "unknown_model": "model",
+    "provider_mismatch": "model",
     "grounding_unsupported": "enable_grounding",
     "too_many_images": "media_assets",
     "invalid_asset": "media_assets",
@@ -97,7 +100,7 @@ class GenerationSerializer(serializers.ModelSerializer[Generation]):
         fields = ["id", "url", "status", "prompt", "width", "height", "model", "seed",
                   "enable_grounding", "conversation", "parent", "media_assets", "image",
                   "text", "model_version", "finish_reason", "block_reason", "error", "usage",
-                  "attempts", "created_at", "started_at", "finished_at"]
+                  "request_id", "attempts", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -282,8 +285,10 @@ class GenerationCreateSerializer(serializers.Serializer[Generation]):
     prompt = PromptField()
     width = _edge(default=1024)
     height = _edge(default=1024)
-    model = serializers.CharField(max_length=100, required=False, allow_blank=True,
-                                  default="", help_text="Empty: the configured default.")
+    model = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="",
+        help_text="A Gemini (gemini-*) or OpenAI (gpt-image-*) model id; empty: the "
+                  "configured default.")
     seed = _seed()
     enable_grounding = serializers.BooleanField(default=False)
     media_assets = OwnedAssetsField(required=False, default=list, max_length=20)

@@ -25,7 +25,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from .background import background_loop
-from .catalog import DEFAULT_MODEL, PROVIDER_LABELS, provider_of, validate_size
+from .catalog import DEFAULT_MODEL, provider_of, validate_size
 from .errors import (
     ConfigurationError,
     ContentPolicyError,
@@ -49,7 +49,6 @@ logger = logging.getLogger("aigen.client")
 # also reads its own variables (``GeminiProvider.key_env_vars``...).
 DEFAULT_KEY_ENV_VAR = "AI_API_KEY"
 DEFAULT_BASE_URL_ENV_VAR = "AI_BASE_URL"
-API_KEY_ENV_VARS = (DEFAULT_KEY_ENV_VAR, *GeminiProvider.key_env_vars)
 _DEFAULT = object()
 # Every provider, by the name ``catalog.provider_of`` gives its models.
 PROVIDER_CLASSES: dict[str, type[Provider]] = {"gemini": GeminiProvider,
@@ -217,16 +216,14 @@ class AIGenerationClient:
         )
         self.safety_settings = safety_settings
         self._providers: dict[str, Provider] = {
-            "gemini": GeminiProvider(system_instruction=self.system_instruction,
-                                     safety_settings=safety_settings),
-        }
-        self._providers.update((name, cls()) for name, cls in PROVIDER_CLASSES.items()
-                               if name not in self._providers)
-        unknown = sorted(set(providers or {}) - set(PROVIDER_LABELS))
+            name: cls() for name, cls in PROVIDER_CLASSES.items()}
+        self._providers["gemini"] = GeminiProvider(
+            system_instruction=self.system_instruction, safety_settings=safety_settings)
+        unknown = sorted(set(providers or {}) - set(PROVIDER_CLASSES))
         if unknown:
             raise ConfigurationError(
                 f"unknown provider(s) {', '.join(unknown)}; known: "
-                f"{', '.join(sorted(PROVIDER_LABELS))}")
+                f"{', '.join(sorted(PROVIDER_CLASSES))}")
         self._configs = dict(providers or {})
         own = self._configs.get(self.provider, ProviderConfig())
         self._configs[self.provider] = ProviderConfig(
@@ -253,16 +250,12 @@ class AIGenerationClient:
         return [name for name in self._providers if self._key_for(name)]
 
     def _key_for(self, name: str) -> str:
-        if name not in self._providers:
-            return ""
         return provider_key(name, self._configs.get(name))
 
     def _route(self, name: str) -> _Route:
         route = self._routes.get(name)
         if route is not None:
             return route
-        if name not in self._providers:
-            raise ConfigurationError(f"provider {name!r} is not available")
         provider = self._providers[name]
         key = self._key_for(name)
         if not key:

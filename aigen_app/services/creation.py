@@ -117,7 +117,7 @@ def refine(
         parent.height if height is None else height,
         parent.model if model is None else model, seed, reference_image, media_assets,
         parent.enable_grounding if enable_grounding is None else enable_grounding,
-        idempotency_key, history_images=history_images,
+        idempotency_key, history_images=history_images, parent_model=parent.model,
     )
     existing = _existing(owner, idempotency_key)
     if existing is not None:
@@ -129,6 +129,7 @@ def _validated(
     owner: Any, prompt: str, width: int, height: int, model: str, seed: int | None,
     reference_image: inputs.ImageInput | None, media_assets: Sequence[MediaAsset],
     enable_grounding: bool, idempotency_key: str | None, *, history_images: int,
+    parent_model: str | None = None,
 ) -> _Spec:
     width, height = inputs.check_size(width, height)
     spec = _Spec(
@@ -142,7 +143,8 @@ def _validated(
     if reference_image is not None:
         spec.reference = inputs.read_image(reference_image, "reference image")
     images = history_images + len(spec.assets) + (1 if spec.reference else 0)
-    inputs.check_model(model, grounding=spec.enable_grounding, input_images=images)
+    inputs.check_model(model, grounding=spec.enable_grounding, input_images=images,
+                       seed=spec.seed, parent_model=parent_model)
     return spec
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from ..client import ModelNotFoundError, capabilities
-from ..client.catalog import MAX_EDGE
+from ..client import ModelNotFoundError, capabilities, provider_of
+from ..client.catalog import MAX_EDGE, PROVIDER_LABELS
 from ..client.client import default_model
 from ..conf import aigen_settings
 from ..models import MediaAsset
@@ -70,13 +70,26 @@ def resolved_model(model: str) -> str:
     return model or default_model(aigen_settings.MODEL)
 
 
-def check_model(model: str, *, grounding: bool, input_images: int) -> None:
-    """Refuse what the model's capabilities rule out (the API would answer 400)."""
+def check_model(model: str, *, grounding: bool, input_images: int, seed: int | None = None,
+                parent_model: str | None = None) -> None:
+    """Refuse what the model's capabilities rule out (the API would answer 400), and a
+    refinement by another provider than the one that made the conversation so far
+    (docs/providers.md: histories are not converted between providers)."""
     try:
         spec = capabilities(resolved_model(model))
     except ModelNotFoundError as exc:
         raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
                               code="unknown_model") from None
+    if parent_model is not None:
+        before = _provider_or_gemini(parent_model)
+        if before != spec.provider:
+            raise ValidationError(
+                f"Refine with a model of the same provider: this conversation was made by "
+                f"{parent_model} ({PROVIDER_LABELS[before]}); {spec.name} is an "
+                f"{PROVIDER_LABELS[spec.provider]} model.", code="provider_mismatch")
+    if seed is not None and spec.provider == "openai":
+        raise ValidationError(f"Model {spec.name} (OpenAI) takes no seed.",
+                              code="seed_unsupported")
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")
@@ -87,6 +100,14 @@ def check_model(model: str, *, grounding: bool, input_images: int) -> None:
             "earlier in the conversation).",
             code="too_many_images",
         )
+
+
+def _provider_or_gemini(model: str) -> str:
+    # Rows from before OpenAI was added hold Gemini ids only, whatever they look like.
+    try:
+        return provider_of(model)
+    except ModelNotFoundError:
+        return "gemini"
 
 
 def read_image(value: ImageInput, what: str) -> tuple[bytes, ImageInfo]:
