@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -236,8 +235,8 @@ async def _reply(request: web.Request, exchange: _Exchange, call: ImagesCall,
     data: list[dict[str, str]] = []
     if kind not in ("no_image", "image_other", "text_only"):
         mime = OUTPUT_FORMATS[call.output_format]
-        caption = Caption(call.prompt, call.model.name, "", call.size,
-                          random.randrange(2**31))  # noqa: S311 - a picture, not a secret
+        # OpenAI takes no seed: the same request draws the same picture.
+        caption = Caption(call.prompt, call.model.name, "", call.size, 0)
         image = await asyncio.get_running_loop().run_in_executor(
             runtime.executor, render_image, caption, width, height, mime)
         encoded = base64.b64encode(NOT_AN_IMAGE if kind == "invalid_image" else image).decode()
