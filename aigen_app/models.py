@@ -165,6 +165,9 @@ class Generation(models.Model):
     # Requested seed (None = random), replaced by the seed actually used.
     seed = models.BigIntegerField(null=True, blank=True)
     enable_grounding = models.BooleanField(default=False)
+    # Provider-specific image options, e.g. OpenAI's {"quality": "high"}; checked against
+    # the model when the generation is created (docs/providers.md).
+    options = models.JSONField(default=dict, blank=True)
     reference_image = models.FileField(storage=aigen_storage, max_length=255, blank=True)
     reference_mime_type = models.CharField(max_length=100, blank=True)
     media_assets = models.ManyToManyField(MediaAsset, through="GenerationAsset",

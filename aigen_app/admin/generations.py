@@ -69,7 +69,7 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     fieldsets = [
         (None, {"fields": ["preview", "status_badge", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
-        ("Request", {"fields": ["prompt", "size", "model_display", "seed",
+        ("Request", {"fields": ["prompt", "size", "model_display", "seed", "options",
                                 "enable_grounding", "reference_preview", "assets_preview",
                                 "idempotency_key"]}),
         ("Result", {"fields": ["model_version", "image_details", "text", "response_id",

@@ -11,8 +11,8 @@ import functools
 import math
 from dataclasses import dataclass, replace
 
-from .errors import InvalidRequestError, ModelNotFoundError
-from .openai_catalog import OPENAI_MODELS, RETIRED_MODELS, get_openai_spec
+from .errors import InvalidRequestError, ModelNotFoundError, UnsupportedFeatureError
+from .openai_catalog import OPENAI_MODELS, RETIRED_MODELS, check_options, get_openai_spec
 
 BASE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 EXTENDED_RATIOS = (*BASE_RATIOS, "1:4", "4:1", "1:8", "8:1")
@@ -130,6 +130,18 @@ def capabilities(model: str) -> Capabilities:
         return Capabilities(model, "openai", spec.grounding, spec.max_input_images, False)
     gemini = get_model_spec(model)
     return Capabilities(model, "gemini", gemini.grounding, gemini.max_input_images, True)
+
+
+def check_model_options(model: str, options: dict[str, str], *, has_inputs: bool) -> None:
+    """UnsupportedFeatureError for an image option ``model`` does not take; ``has_inputs``:
+    the request sends input images (a reference, assets, or a refinement's history)."""
+    if not options:
+        return
+    if provider_of(model) == "gemini":
+        raise UnsupportedFeatureError(
+            f"model {model} (Gemini) takes none of the options "
+            f"{', '.join(sorted(options))}: they are OpenAI image options")
+    check_options(get_openai_spec(model), options, edit=has_inputs)
 
 
 def parse_ratio(ratio: str) -> tuple[int, int]:

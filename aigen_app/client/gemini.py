@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .catalog import choose_tier, get_model_spec, nearest_ratio
-from .errors import GenerationError, UnsupportedFeatureError
+from .catalog import check_model_options, choose_tier, get_model_spec, nearest_ratio
+from .errors import GenerationError
 from .gemini_errors import error_from_reply, parse_duration, parse_retry_after
 from .gemini_reply import (
     POLICY_FINISH_REASONS,
@@ -65,11 +65,7 @@ class GeminiProvider(Provider):
 
     def prepare(self, request: GenerationRequest, model: str) -> WireRequest:
         spec = get_model_spec(model)
-        if request.options:
-            raise UnsupportedFeatureError(
-                f"model {model} (Gemini) takes none of the options "
-                f"{', '.join(sorted(request.options))}: they are OpenAI image options"
-            )
+        check_model_options(model, request.options, has_inputs=False)
         ratio = nearest_ratio(spec, request.width, request.height)
         tier = choose_tier(spec, ratio, request.width, request.height)
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)

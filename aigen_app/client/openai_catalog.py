@@ -160,5 +160,9 @@ def check_options(spec: OpenAIModelSpec, options: dict[str, str], *, edit: bool)
             "a transparent background needs output_format png or webp")
     if "input_fidelity" in options and not edit:
         raise UnsupportedFeatureError(
-            "input_fidelity applies to input images: give a reference image, media "
-            "assets or refine an earlier generation")
+            "the input_fidelity option applies to input images: give a reference image, "
+            "media assets or refine an earlier generation")
+    if "moderation" in options and edit:
+        raise UnsupportedFeatureError(
+            "the moderation option applies to generations without input images (OpenAI's "
+            "edits endpoint does not document it)")

@@ -57,10 +57,6 @@ def build_request(request: GenerationRequest, spec: OpenAIModelSpec) -> OpenAIRe
             f"request has {len(inputs)} (the latest image, the conversation's references "
             "and assets, and this request's)")
     check_options(spec, request.options, edit=bool(inputs))
-    if "moderation" in request.options and inputs:
-        raise UnsupportedFeatureError(
-            "moderation applies to generations without input images (OpenAI's edits "
-            "endpoint does not document it)")
     prompt = prompt_with_labels(request.prompt, inputs)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequestError(

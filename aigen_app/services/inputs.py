@@ -8,8 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from ..client import ModelNotFoundError, capabilities, provider_of
-from ..client.catalog import MAX_EDGE, PROVIDER_LABELS
+from ..client import ModelNotFoundError, UnsupportedFeatureError, capabilities, provider_of
+from ..client.catalog import MAX_EDGE, PROVIDER_LABELS, check_model_options
 from ..client.client import default_model
 from ..conf import aigen_settings
 from ..models import MediaAsset
@@ -70,8 +70,20 @@ def resolved_model(model: str) -> str:
     return model or default_model(aigen_settings.MODEL)
 
 
+def check_options_shape(options: object) -> dict[str, str]:
+    """Options are a flat mapping of names to strings (what each may be is the model's)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
+        raise ValidationError("options must map option names to strings.",
+                              code="invalid_options")
+    return dict(options)
+
+
 def check_model(model: str, *, grounding: bool, input_images: int, seed: int | None = None,
-                parent_model: str | None = None) -> None:
+                parent_model: str | None = None, options: dict[str, str] | None = None,
+                has_inputs: bool = False) -> None:
     """Refuse what the model's capabilities rule out (the API would answer 400), and a
     refinement by another provider than the one that made the conversation so far
     (docs/providers.md: histories are not converted between providers)."""
@@ -90,6 +102,11 @@ def check_model(model: str, *, grounding: bool, input_images: int, seed: int | N
     if seed is not None and spec.provider == "openai":
         raise ValidationError(f"Model {spec.name} (OpenAI) takes no seed.",
                               code="seed_unsupported")
+    try:
+        check_model_options(spec.name, options or {}, has_inputs=has_inputs)
+    except UnsupportedFeatureError as exc:
+        raise ValidationError(f"{exc.message[:1].upper()}{exc.message[1:]}.",
+                              code="option_unsupported") from None
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")

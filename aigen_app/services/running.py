@@ -164,6 +164,7 @@ def build_request(generation: Generation) -> GenerationRequest:
         ],
         enable_grounding=generation.enable_grounding, generation_id=str(generation.pk),
         safety_identifier=safety_identifier(generation.owner_id),
+        options=dict(generation.options or {}),
     )
 
 

@@ -51,3 +51,17 @@ def test_refining_with_another_providers_model_is_a_400(
                         {"prompt": "Red", "model": "gpt-image-2"}, format="json")
     assert response.status_code == 400
     assert "same provider" in response.json()["fields"]["model"][0]
+
+
+def test_options_are_accepted_checked_and_returned(
+        api: APIClient, aigen_emulator: EmulatorServer) -> None:
+    created = api.post(URL, {"prompt": "A kite", "model": "gpt-image-1.5",
+                             "options": {"quality": "low"}}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["options"] == {"quality": "low"}
+    assert aigen_emulator.requests()[0].body["quality"] == "low"
+    refused = api.post(f"{URL}{created.json()['id']}/refine/",
+                       {"prompt": "Red", "options": {"moderation": "low"}}, format="json")
+    assert refused.status_code == 400
+    assert "moderation option applies to generations" in refused.json()["fields"]["options"][0]
+    assert len(aigen_emulator.requests()) == 1

@@ -119,3 +119,35 @@ def test_from_a_fresh_shell_without_an_openai_key_it_uses_the_emulator(tmp_path:
     assert result.returncode == 0, result.stderr
     assert "no OpenAI API key set (OPENAI_API_KEY): using the bundled emulator" in result.stderr
     assert Image.open(output).size == (1280, 720)
+
+
+def test_image_options_are_sent_and_recorded(aigen_emulator: Any, tmp_path: Path) -> None:
+    out, _ = generate("A kite", "--model", "gpt-image-1.5", "--quality", "high",
+                      "--background", "transparent", "--output-format", "webp",
+                      "--moderation", "low", "--output", str(tmp_path / "kite.webp"))
+    generation = Generation.objects.get(pk=out.split()[0])
+    assert generation.options == {"quality": "high", "output_format": "webp",
+                                  "background": "transparent", "moderation": "low"}
+    sent = aigen_emulator.requests()[0].body
+    assert {name: sent[name] for name in generation.options} == generation.options
+    assert generation.mime_type == "image/webp"
+    # A refinement is an edit: it takes input_fidelity, and inherits no option.
+    generate("Bigger", "--refine", str(generation.pk), "--input-fidelity", "high")
+    assert aigen_emulator.requests()[1].body["input_fidelity"] == "high"
+    assert "quality" not in aigen_emulator.requests()[1].body
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--model", "gpt-image-2", "--background", "transparent"], "background"),
+    (["--model", "gpt-image-2", "--quality", "max"], "quality"),
+    (["--model", "gpt-image-1.5", "--input-fidelity", "high"], "input_fidelity option applies"),
+    (["--quality", "high"], "OpenAI image options"),  # the default model is Gemini's
+])
+def test_an_option_the_model_does_not_take_is_a_bad_argument(
+        aigen_emulator: Any, args: list[str], words: str) -> None:
+    with pytest.raises(CommandError) as info:
+        generate("A fox", *args)
+    assert info.value.returncode == 2
+    assert words in str(info.value)
+    assert not Generation.objects.exists()
+    assert aigen_emulator.requests() == []

@@ -19,6 +19,7 @@ from django.test.utils import override_settings
 
 from ... import services
 from ...client import provider_of
+from ...client.openai_catalog import OPTION_NAMES
 from ...gateway import has_api_key
 from ...models import Generation, GenerationStatus
 from ...storage import written_files
@@ -59,6 +60,10 @@ class Command(BaseCommand):
                             metavar="PATH[:TYPE[:NAME]]",
                             help="labelled media asset (logo, face, character, product, "
                                  "style, other); repeatable")
+        for option in OPTION_NAMES:
+            parser.add_argument(f"--{option.replace('_', '-')}", dest=f"option_{option}",
+                                metavar="VALUE",
+                                help=f"OpenAI image option {option} (docs/providers.md)")
         parser.add_argument("--grounding", action="store_true",
                             help="ground the image in Google Search results")
         parser.add_argument("--refine", type=arguments.generation_id, metavar="GENERATION_ID",
@@ -137,6 +142,8 @@ class Command(BaseCommand):
         size = options["size"]
         common: dict[str, Any] = {
             "owner": owner, "model": options["model"], "seed": options["seed"],
+            "options": {name: options[f"option_{name}"] for name in OPTION_NAMES
+                        if options[f"option_{name}"] is not None},
             "reference_image": options["reference"].data if options["reference"] else None,
         }
         try:
