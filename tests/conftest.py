@@ -267,7 +267,7 @@ def stored_files(media: Media | Path) -> list[str]:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    """A Gemini emulator on a free loopback port."""
+    """The emulator (Gemini and OpenAI) on a free loopback port."""
     with running_emulator() as server:
         yield server
 
