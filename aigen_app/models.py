@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, Mod, TruncDate
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from .client.catalog import PROVIDER_PREFIXES
 from .storage import aigen_storage
 
 
@@ -118,6 +119,19 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         """Generations ``owner`` created since local midnight (settings.TIME_ZONE)."""
         midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
         return self.filter(owner=owner, created_at__gte=midnight)
+
+    def of_provider(self, provider: str) -> GenerationQuerySet:
+        """Generations whose model is ``provider``'s ("gemini", "openai")."""
+        return self.filter(provider_match(provider))
+
+
+def provider_match(provider: str) -> Q:
+    """Rows whose ``model`` is ``provider``'s, told apart by the catalog's id prefixes
+    (every known id has its family's prefix); an unknown provider matches nothing."""
+    match = Q(pk__in=[])
+    for prefix in PROVIDER_PREFIXES.get(provider, ()):
+        match |= Q(model__startswith=prefix)
+    return match
 
     def usage_by_user_and_day(self) -> models.QuerySet[Any, Any]:
         """One row per (owner, local day): generation counts and token sums."""

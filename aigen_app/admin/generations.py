@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.template.defaultfilters import filesizeformat
@@ -18,8 +18,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .. import services
 from ..client import ModelNotFoundError, provider_of
-from ..client.catalog import PROVIDER_LABELS, PROVIDER_PREFIXES
-from ..models import Generation, MediaAsset
+from ..client.catalog import PROVIDER_LABELS
+from ..models import Generation, MediaAsset, provider_match
 from . import display
 from .base import ReadOnlyAdmin
 from .images import stream_image
@@ -43,13 +43,8 @@ class ProviderFilter(admin.SimpleListFilter):
         return list(PROVIDER_LABELS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        prefixes = PROVIDER_PREFIXES.get(self.value() or "")
-        if prefixes is None:
-            return queryset
-        match = Q()
-        for prefix in prefixes:
-            match |= Q(model__startswith=prefix)
-        return queryset.filter(match)
+        value = self.value()
+        return queryset if value is None else queryset.filter(provider_match(value))
 
 
 @admin.register(Generation)

@@ -65,3 +65,12 @@ def test_options_are_accepted_checked_and_returned(
     assert refused.status_code == 400
     assert "moderation option applies to generations" in refused.json()["fields"]["options"][0]
     assert len(aigen_emulator.requests()) == 1
+
+
+def test_listings_filter_by_provider(api: APIClient, aigen_emulator: EmulatorServer) -> None:
+    gemini = api.post(URL, {"prompt": "A fox"}, format="json").json()
+    openai = api.post(URL, {"prompt": "A kite", "model": "gpt-image-2"}, format="json").json()
+    for provider, expected in (("openai", openai), ("gemini", gemini)):
+        listed = api.get(URL, {"provider": provider}).json()["results"]
+        assert [g["id"] for g in listed] == [expected["id"]]
+    assert api.get(URL, {"provider": "anthropic"}).status_code == 400
