@@ -114,17 +114,6 @@ class MediaAsset(models.Model):
         return self.display_name or f"{self.asset_type} {self.sha256[:12]}"
 
 
-class GenerationQuerySet(models.QuerySet["Generation"]):
-    def started_today_by(self, owner: Any) -> GenerationQuerySet:
-        """Generations ``owner`` created since local midnight (settings.TIME_ZONE)."""
-        midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-        return self.filter(owner=owner, created_at__gte=midnight)
-
-    def of_provider(self, provider: str) -> GenerationQuerySet:
-        """Generations whose model is ``provider``'s ("gemini", "openai")."""
-        return self.filter(provider_match(provider))
-
-
 def provider_match(provider: str) -> Q:
     """Rows whose ``model`` is ``provider``'s, told apart by the catalog's id prefixes
     (every known id has its family's prefix); an unknown provider matches nothing."""
@@ -132,6 +121,13 @@ def provider_match(provider: str) -> Q:
     for prefix in PROVIDER_PREFIXES.get(provider, ()):
         match |= Q(model__startswith=prefix)
     return match
+
+
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def started_today_by(self, owner: Any) -> GenerationQuerySet:
+        """Generations ``owner`` created since local midnight (settings.TIME_ZONE)."""
+        midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+        return self.filter(owner=owner, created_at__gte=midnight)
 
     def usage_by_user_and_day(self) -> models.QuerySet[Any, Any]:
         """One row per (owner, local day): generation counts and token sums."""
