@@ -132,7 +132,8 @@ def test_image_options_are_sent_and_recorded(aigen_emulator: Any, tmp_path: Path
     assert {name: sent[name] for name in generation.options} == generation.options
     assert generation.mime_type == "image/webp"
     # A refinement is an edit: it takes input_fidelity, and inherits no option.
-    generate("Bigger", "--refine", str(generation.pk), "--input-fidelity", "high")
+    generate("Bigger", "--refine", str(generation.pk), "--input-fidelity", "high",
+             "--output", str(tmp_path / "bigger.webp"))
     assert aigen_emulator.requests()[1].body["input_fidelity"] == "high"
     assert "quality" not in aigen_emulator.requests()[1].body
 
