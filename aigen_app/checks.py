@@ -10,8 +10,11 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from .client.client import API_KEY_ENV_VARS
+from .client import ModelNotFoundError
+from .client.catalog import PROVIDER_LABELS, provider_of
+from .client.client import PROVIDER_CLASSES, default_model, provider_key
 from .conf import DEFAULTS, aigen_settings, invalid_settings
+from .gateway import provider_configs
 
 
 @register()
@@ -25,15 +28,7 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     errors.extend(_unknown_alias("STORAGE", conf["STORAGE"], "STORAGES", storages, "E002"))
     tasks = getattr(settings, "TASKS", None) or {"default": {}}
     errors.extend(_unknown_alias("TASK_BACKEND", conf["TASK_BACKEND"], "TASKS", tasks, "E004"))
-    if not conf["API_KEY"] and not any(os.environ.get(v) for v in API_KEY_ENV_VARS):
-        errors.append(
-            Warning(
-                "No Gemini API key: generations will fail with 'configuration_error'.",
-                hint="Set AIGEN['API_KEY'] or the AI_API_KEY environment variable "
-                "(manage.py generate falls back to the bundled emulator).",
-                id="aigen.W001",
-            )
-        )
+    errors.extend(check_providers(conf))
     errors.extend(_check_limiter_cache(conf["LIMITER_CACHE"]))
     errors.extend(_check_task_backend(tasks.get(conf["TASK_BACKEND"])))
     errors.extend(_check_signed_urls(storages.get(conf["STORAGE"])))
@@ -45,6 +40,36 @@ def check_aigen_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
               id="aigen.E003")
         for key, expected in invalid_settings(conf))
     return errors
+
+
+# The AIGEN key holding each provider's API key.
+PROVIDER_KEY_SETTINGS = {"gemini": "API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+def check_providers(conf: Mapping[str, Any]) -> list[CheckMessage]:
+    """An error for a default model no provider serves; a warning, saying which
+    providers are configured, when the default model's provider has no key."""
+    model = default_model(conf["MODEL"])
+    try:
+        default = provider_of(model)
+    except ModelNotFoundError as exc:
+        return [Error(f"AIGEN['MODEL'] (or AI_MODEL): {exc}.", id="aigen.E007")]
+    configs = provider_configs()
+    configured = [
+        name for name in PROVIDER_CLASSES
+        if provider_key(name, configs.get(name), serves_default_model=name == default)
+    ]
+    if default in configured:
+        return []
+    setting = PROVIDER_KEY_SETTINGS[default]
+    have = ", ".join(PROVIDER_LABELS[name] for name in configured) or "none"
+    return [Warning(
+        f"No {PROVIDER_LABELS[default]} API key for the default model {model}: its "
+        f"generations will fail with 'configuration_error'. Providers with a key: {have}.",
+        hint=f"Set AIGEN[{setting!r}] or the AI_API_KEY environment variable "
+        "(manage.py generate falls back to the bundled emulator).",
+        id="aigen.W001",
+    )]
 
 
 def _unknown_alias(key: str, alias: str, setting: str, aliases: Mapping[str, Any],

@@ -17,13 +17,20 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
-    # Gemini API key. None falls back to the env vars AI_API_KEY, GEMINI_API_KEY,
-    # GOOGLE_API_KEY (in that order).
+    # Gemini API key. None falls back to the env vars AI_API_KEY (when MODEL is a Gemini
+    # model), GEMINI_API_KEY, GOOGLE_API_KEY (in that order).
     "API_KEY": None,
-    # Model id. None falls back to env AI_MODEL, then the client's default model.
+    # Model id; it picks the provider (docs/providers.md). None falls back to env
+    # AI_MODEL, then the client's default model.
     "MODEL": None,
-    # API base URL. None falls back to env AI_BASE_URL, then Google's v1beta endpoint.
+    # Gemini API base URL. None falls back to env AI_BASE_URL (when MODEL is a Gemini
+    # model), then Google's v1beta endpoint.
     "BASE_URL": None,
+    # OpenAI API key and base URL. None falls back to env AI_API_KEY / AI_BASE_URL (when
+    # MODEL is an OpenAI model), then OPENAI_API_KEY / OPENAI_BASE_URL, then
+    # https://api.openai.com/v1 for the URL.
+    "OPENAI_API_KEY": None,
+    "OPENAI_BASE_URL": None,
     # Seconds allowed for one HTTP attempt.
     "TIMEOUT": 120.0,
     # Retries after the first attempt (on 408/429/5xx, timeouts, connection errors).

@@ -14,7 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .client import AIGenerationClient, ConfigurationError, LocalRateLimiter, RateLimiter
+from .client import (
+    AIGenerationClient,
+    ConfigurationError,
+    LocalRateLimiter,
+    ModelNotFoundError,
+    ProviderConfig,
+    RateLimiter,
+    provider_of,
+)
+from .client.client import default_model, provider_key
 from .conf import aigen_settings
 from .limits import SharedRateLimiter
 
@@ -27,7 +36,7 @@ def build_client() -> AIGenerationClient:
     the setting to fix when the client cannot be built (no API key...)."""
     conf = aigen_settings
     options: dict[str, Any] = {
-        "base_url": conf.BASE_URL,
+        "providers": provider_configs(),
         "max_retry_wait": float(conf.MAX_RETRY_WAIT),
         "deadline": float(conf.DEADLINE),
         "safety_settings": conf.SAFETY_SETTINGS,
@@ -40,13 +49,33 @@ def build_client() -> AIGenerationClient:
         options["system_instruction"] = conf.SYSTEM_INSTRUCTION or None
     try:
         return AIGenerationClient(
-            conf.API_KEY, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
+            None, conf.MODEL, float(conf.TIMEOUT), int(conf.MAX_RETRIES), **options
         )
     except ConfigurationError as exc:
         raise ImproperlyConfigured(
-            f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (or the "
-            "environment variable) and check AIGEN's TIMEOUT, DEADLINE and MAX_RETRIES."
+            f"{exc} In a Django project, set settings.AIGEN['API_KEY'] (Gemini) or "
+            "AIGEN['OPENAI_API_KEY'] (or the environment variable) and check AIGEN's "
+            "MODEL, TIMEOUT, DEADLINE and MAX_RETRIES."
         ) from exc
+
+
+def provider_configs() -> dict[str, ProviderConfig]:
+    """Each provider's key and base URL from ``AIGEN`` (None: the environment's)."""
+    conf = aigen_settings
+    return {"gemini": ProviderConfig(conf.API_KEY, conf.BASE_URL),
+            "openai": ProviderConfig(conf.OPENAI_API_KEY, conf.OPENAI_BASE_URL)}
+
+
+def has_api_key(model: str) -> bool:
+    """Whether the provider serving ``model`` has an API key (setting or environment),
+    by the rules the client applies."""
+    name = provider_of(model)
+    try:
+        serves_default = provider_of(default_model(aigen_settings.MODEL)) == name
+    except ModelNotFoundError:  # a bad default model is the E007 check's to report
+        serves_default = False
+    return bool(provider_key(name, provider_configs().get(name),
+                             serves_default_model=serves_default))
 
 
 def build_limiter() -> RateLimiter | None:

@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, Mod, TruncDate
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from .client.catalog import PROVIDER_PREFIXES
 from .storage import aigen_storage
 
 
@@ -113,6 +114,15 @@ class MediaAsset(models.Model):
         return self.display_name or f"{self.asset_type} {self.sha256[:12]}"
 
 
+def provider_match(provider: str) -> Q:
+    """Rows whose ``model`` is ``provider``'s, told apart by the catalog's id prefixes
+    (every known id has its family's prefix); an unknown provider matches nothing."""
+    match = Q(pk__in=[])
+    for prefix in PROVIDER_PREFIXES.get(provider, ()):
+        match |= Q(model__startswith=prefix)
+    return match
+
+
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def started_today_by(self, owner: Any) -> GenerationQuerySet:
         """Generations ``owner`` created since local midnight (settings.TIME_ZONE)."""
@@ -165,6 +175,9 @@ class Generation(models.Model):
     # Requested seed (None = random), replaced by the seed actually used.
     seed = models.BigIntegerField(null=True, blank=True)
     enable_grounding = models.BooleanField(default=False)
+    # Provider-specific image options, e.g. OpenAI's {"quality": "high"}; checked against
+    # the model when the generation is created (docs/providers.md).
+    options = models.JSONField(default=dict, blank=True)
     reference_image = models.FileField(storage=aigen_storage, max_length=255, blank=True)
     reference_mime_type = models.CharField(max_length=100, blank=True)
     media_assets = models.ManyToManyField(MediaAsset, through="GenerationAsset",
@@ -182,6 +195,9 @@ class Generation(models.Model):
     text = models.TextField(blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
+    # The provider's request id header (OpenAI's x-request-id) of the last reply, success
+    # or failure: what the provider's support asks for.
+    request_id = models.CharField(max_length=200, blank=True, default="")
     finish_reason = models.CharField(max_length=64, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     candidates_tokens = models.PositiveIntegerField(default=0)

@@ -275,14 +275,16 @@ def stored_files(media: Media | Path) -> list[str]:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    """A Gemini emulator on a free loopback port."""
+    """The emulator (Gemini and OpenAI) on a free loopback port."""
     with running_emulator() as server:
         yield server
 
 
 def aigen_settings_for(server: EmulatorServer, **extra: Any) -> dict[str, Any]:
-    """``settings.AIGEN`` pointing the app's client at ``server``."""
-    return {"BASE_URL": server.base_url, "API_KEY": TEST_API_KEY, **extra}
+    """``settings.AIGEN`` pointing the app's client at ``server``, for both providers."""
+    return {"BASE_URL": server.base_url, "API_KEY": TEST_API_KEY,
+            "OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": TEST_API_KEY,
+            **extra}
 
 
 @pytest.fixture

@@ -165,3 +165,21 @@ def test_manage_py_check_fails_on_a_mistyped_setting() -> None:
     with override_settings(AIGEN={"API_KEY": "k", "USER_DAILY_LIMIT": "fifty"}), \
             pytest.raises(SystemCheckError, match=r"USER_DAILY_LIMIT.*'fifty'.*integer"):
         call_command("check")
+
+
+def test_the_missing_key_warning_names_the_providers_that_have_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with override_settings(AIGEN={"OPENAI_API_KEY": "sk"}, DEBUG=True):
+        (message,) = [m for m in check_aigen_settings() if m.id == "aigen.W001"]
+    assert "No Gemini API key for the default model" in message.msg
+    assert "Providers with a key: OpenAI." in message.msg
+    # An OpenAI default model with its key configured: nothing to warn about.
+    assert "aigen.W001" not in ids(MODEL="gpt-image-2", OPENAI_API_KEY="sk")
+    with override_settings(AIGEN={"MODEL": "gpt-image-2", "API_KEY": "k"}, DEBUG=True):
+        (message,) = [m for m in check_aigen_settings() if m.id == "aigen.W001"]
+    assert "No OpenAI API key" in message.msg and "'OPENAI_API_KEY'" in str(message.hint)
+
+
+def test_a_default_model_no_provider_serves() -> None:
+    assert "aigen.E007" in ids(API_KEY="k", MODEL="imagen-4")

@@ -17,7 +17,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import services
-from ..models import Generation, MediaAsset
+from ..client import ModelNotFoundError, provider_of
+from ..client.catalog import PROVIDER_LABELS
+from ..models import Generation, MediaAsset, provider_match
 from . import display
 from .base import ReadOnlyAdmin
 from .images import stream_image
@@ -31,12 +33,26 @@ class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
         self.lookup_choices = self.lookup_choices.exclude(**{self.lookup_kwarg: ""})
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    """Generations by the provider of their model (the catalog's id prefixes)."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(PROVIDER_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset if value is None else queryset.filter(provider_match(value))
+
+
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin[Generation]):
-    list_display = ["thumbnail", "status_badge", "prompt_excerpt", "owner", "model",
-                    "size", "tokens", "created_at"]
+    list_display = ["thumbnail", "status_badge", "prompt_excerpt", "owner", "provider",
+                    "model", "size", "tokens", "created_at"]
     list_display_links = ["thumbnail", "prompt_excerpt"]
-    list_filter = ["status", ("model", NonEmptyValuesFilter),
+    list_filter = ["status", ProviderFilter, ("model", NonEmptyValuesFilter),
                    ("finish_reason", NonEmptyValuesFilter),
                    ("block_reason", NonEmptyValuesFilter), "created_at"]
     # "id" searches by the whole id or any part of it (hyphens optional).
@@ -48,11 +64,11 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     fieldsets = [
         (None, {"fields": ["preview", "status_badge", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
-        ("Request", {"fields": ["prompt", "size", "model_display", "seed",
+        ("Request", {"fields": ["prompt", "size", "model_display", "seed", "options",
                                 "enable_grounding", "reference_preview", "assets_preview",
                                 "idempotency_key"]}),
         ("Result", {"fields": ["model_version", "image_details", "text", "response_id",
-                               "finish_reason"]}),
+                               "request_id", "finish_reason"]}),
         ("Usage", {"fields": ["prompt_tokens", "candidates_tokens", "thoughts_tokens",
                               "total_tokens"]}),
         ("Timings", {"fields": ["created_at", "queued_at", "run_after", "started_at",
@@ -101,6 +117,13 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     @admin.display(description="Prompt", ordering="prompt")
     def prompt_excerpt(self, obj: Generation) -> str:
         return display.excerpt(obj.prompt)
+
+    @admin.display(description="Provider")
+    def provider(self, obj: Generation) -> str:
+        try:
+            return PROVIDER_LABELS[provider_of(obj.model)]
+        except ModelNotFoundError:
+            return "—"
 
     @admin.display(description="Size")
     def size(self, obj: Generation) -> str:

@@ -13,7 +13,15 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError as RequestError
 from rest_framework.request import Request
 
-from ..models import AssetType, Conversation, Generation, GenerationStatus, MediaAsset
+from ..client.catalog import PROVIDER_LABELS
+from ..models import (
+    AssetType,
+    Conversation,
+    Generation,
+    GenerationStatus,
+    MediaAsset,
+    provider_match,
+)
 from .schema import NO_NUL
 
 
@@ -54,13 +62,19 @@ class GenerationFilter(CreatedRange):
     status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices,
                                                  distinct=False)
     model = TextFilter()
+    provider = django_filters.ChoiceFilter(choices=list(PROVIDER_LABELS.items()),
+                                           method="filter_provider",
+                                           label="Provider of the model")
     conversation = django_filters.UUIDFilter(field_name="conversation_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
 
     class Meta:
         model = Generation
-        fields = ["status", "model", "conversation", "parent", "created_after",
+        fields = ["status", "model", "provider", "conversation", "parent", "created_after",
                   "created_before"]
+
+    def filter_provider(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(provider_match(value))
 
 
 class ConversationFilter(CreatedRange):

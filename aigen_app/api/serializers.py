@@ -29,6 +29,11 @@ SERVICE_FIELDS = {
     "prompt_empty": "prompt",
     "invalid_size": "width",
     "invalid_seed": "seed",
+    "seed_unsupported": "seed",
+    "unknown_model": "model",
+    "provider_mismatch": "model",
+    "invalid_options": "options",
+    "option_unsupported": "options",
     "grounding_unsupported": "enable_grounding",
     "too_many_images": "media_assets",
     "invalid_asset": "media_assets",
@@ -98,7 +103,8 @@ class GenerationSerializer(serializers.ModelSerializer[Generation]):
         fields = ["id", "url", "status", "prompt", "width", "height", "model", "seed",
                   "enable_grounding", "conversation", "parent", "media_assets", "image",
                   "text", "model_version", "finish_reason", "block_reason", "error", "usage",
-                  "attempts", "created_at", "started_at", "finished_at"]
+                  "options", "request_id", "attempts", "created_at", "started_at",
+                  "finished_at"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -271,6 +277,14 @@ def _edge(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_EDGE, **kwargs)
 
 
+def _options() -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.CharField(max_length=40), required=False, default=dict,
+        help_text="OpenAI image options the model takes: quality, output_format, "
+                  "background, moderation (no input images), input_fidelity (with input "
+                  "images). Not inherited by refinements.")
+
+
 def _seed() -> serializers.IntegerField:
     return serializers.IntegerField(min_value=SEED_RANGE[0], max_value=SEED_RANGE[1],
                                     required=False, allow_null=True, default=None)
@@ -283,8 +297,10 @@ class GenerationCreateSerializer(StrictInput):
     prompt = PromptField()
     width = _edge(default=1024)
     height = _edge(default=1024)
-    model = serializers.CharField(max_length=100, required=False, allow_blank=True,
-                                  default="", help_text="Empty: the configured default.")
+    model = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="",
+        help_text="A Gemini (gemini-*) or OpenAI (gpt-image-*) model id; empty: the "
+                  "configured default.")
     seed = _seed()
     enable_grounding = serializers.BooleanField(default=False)
     media_assets = OwnedAssetsField(required=False, default=list, max_length=20)
@@ -293,6 +309,7 @@ class GenerationCreateSerializer(StrictInput):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                   help_text="The new conversation's title (default: the "
                                             "prompt's start).")
+    options = _options()
 
     def create(self, validated_data: dict[str, Any]) -> Generation:
         data = dict(validated_data)
@@ -315,6 +332,7 @@ class RefineSerializer(StrictInput):
                                                 default=None)
     media_assets = OwnedAssetsField(required=False, default=list, max_length=20)
     reference_image = ImageUploadField(required=False)
+    options = _options()
 
     def create(self, validated_data: dict[str, Any]) -> Generation:
         data = dict(validated_data)

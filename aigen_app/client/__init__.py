@@ -1,4 +1,4 @@
-"""The Gemini image-generation client: pure asyncio + httpx, no Django.
+"""The image-generation client (Gemini, OpenAI): pure asyncio + httpx, no Django.
 
     async with AIGenerationClient(api_key=...) as client:
         response = await client.generate(GenerationRequest("A lighthouse", 1280, 720))
@@ -9,8 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .catalog import DEFAULT_MODEL, MODELS, ModelSpec, get_model_spec
-from .client import DEFAULT_BASE_URL, AIGenerationClient, RetryEvent
+from .catalog import (
+    DEFAULT_MODEL,
+    MODELS,
+    Capabilities,
+    ModelSpec,
+    capabilities,
+    get_model_spec,
+    provider_of,
+)
+from .client import AIGenerationClient, RetryEvent
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -22,12 +30,15 @@ from .errors import (
     ModelNotFoundError,
     NoImageError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
     TransportError,
     UnsupportedFeatureError,
 )
+from .gemini import DEFAULT_BASE_URL
 from .limiter import LocalRateLimiter, RateLimiter
+from .provider import ProviderConfig
 from .types import (
     ConversationTurn,
     GenerationRequest,
@@ -43,6 +54,7 @@ __all__ = [
     "MODELS",
     "AIGenerationClient",
     "AuthenticationError",
+    "Capabilities",
     "ConfigurationError",
     "ContentPolicyError",
     "ConversationTurn",
@@ -58,6 +70,8 @@ __all__ = [
     "ModelSpec",
     "NoImageError",
     "PermissionDeniedError",
+    "ProviderConfig",
+    "QuotaExceededError",
     "RateLimitError",
     "RateLimiter",
     "RetryEvent",
@@ -66,9 +80,11 @@ __all__ = [
     "TurnPart",
     "UnsupportedFeatureError",
     "Usage",
+    "capabilities",
     "create_ai_client",
     "get_ai_client",
     "get_model_spec",
+    "provider_of",
 ]
 
 _shared: AIGenerationClient | None = None
@@ -76,7 +92,8 @@ _shared_lock = threading.Lock()
 
 
 def create_ai_client(**kwargs: Any) -> AIGenerationClient:
-    """A new client; unspecified options come from AI_API_KEY, AI_MODEL, AI_BASE_URL."""
+    """A new client; unspecified options come from AI_API_KEY, AI_MODEL, AI_BASE_URL and
+    each provider's own variables (OPENAI_API_KEY, OPENAI_BASE_URL...)."""
     return AIGenerationClient(**kwargs)
 
 

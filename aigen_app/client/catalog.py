@@ -1,4 +1,5 @@
-"""What each image model can do: one table, and the choices derived from it.
+"""Which provider serves a model id, and what each Gemini image model can do: one
+table, and the choices derived from it (OpenAI's table: ``openai_catalog``).
 
 Facts from docs/protocol-gemini.md#image-size, #grounding, #limits and #models. The model
 takes no pixel size, only an aspect-ratio enum and a size tier; exact sizes are made
@@ -11,7 +12,8 @@ import functools
 import math
 from dataclasses import dataclass, replace
 
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, ModelNotFoundError, UnsupportedFeatureError
+from .openai_catalog import OPENAI_MODELS, RETIRED_MODELS, check_options, get_openai_spec
 
 BASE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 EXTENDED_RATIOS = (*BASE_RATIOS, "1:4", "4:1", "1:8", "8:1")
@@ -82,6 +84,65 @@ def get_model_spec(model: str) -> ModelSpec:
     """The capabilities of ``model``. Unknown ids (new releases) get the default model's
     capabilities rather than a refusal: the API itself will say if they are wrong."""
     return MODELS.get(model) or replace(MODELS[DEFAULT_MODEL], name=model)
+
+
+# How an id the tables do not know is told apart: new releases keep their family's prefix.
+PROVIDER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "gemini": ("gemini-",),
+    "openai": ("gpt-image-", "chatgpt-image-", "dall-e-"),
+}
+PROVIDER_LABELS = {"gemini": "Gemini", "openai": "OpenAI"}
+
+
+def provider_of(model: str) -> str:
+    """The provider ("gemini", "openai") serving ``model``: the tables first, then the
+    id's prefix; ModelNotFoundError naming the providers' prefixes otherwise."""
+    if model in MODELS:
+        return "gemini"
+    if model in OPENAI_MODELS or model in RETIRED_MODELS:
+        return "openai"
+    for provider, prefixes in PROVIDER_PREFIXES.items():
+        if model.startswith(prefixes):
+            return provider
+    known = "; ".join(
+        f"{PROVIDER_LABELS[name]} ids start with {' or '.join(repr(p) for p in prefixes)}"
+        for name, prefixes in PROVIDER_PREFIXES.items()
+    )
+    raise ModelNotFoundError(f"model {model!r} belongs to no known provider ({known})")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the services check before storing a request, whatever the provider."""
+
+    name: str
+    provider: str
+    grounding: bool
+    max_input_images: int
+    # Whether a refinement resends the whole conversation (Gemini) or only the latest
+    # image with the inputs (OpenAI), which decides how many input images it needs.
+    replays_history: bool
+
+
+def capabilities(model: str) -> Capabilities:
+    """``model``'s capabilities; ModelNotFoundError for an id no provider could serve."""
+    if provider_of(model) == "openai":
+        spec = get_openai_spec(model)
+        return Capabilities(model, "openai", spec.grounding, spec.max_input_images, False)
+    gemini = get_model_spec(model)
+    return Capabilities(model, "gemini", gemini.grounding, gemini.max_input_images, True)
+
+
+def check_model_options(model: str, options: dict[str, str], *, has_inputs: bool) -> None:
+    """UnsupportedFeatureError for an image option ``model`` does not take; ``has_inputs``:
+    the request sends input images (a reference, assets, or a refinement's history)."""
+    if not options:
+        return
+    if provider_of(model) == "gemini":
+        raise UnsupportedFeatureError(
+            f"model {model} (Gemini) takes none of the options "
+            f"{', '.join(sorted(options))}: they are OpenAI image options")
+    check_options(get_openai_spec(model), options, edit=has_inputs)
 
 
 def parse_ratio(ratio: str) -> tuple[int, int]:

@@ -1,8 +1,10 @@
-"""``AIGenerationClient``: the request/retry/limit loop around the Gemini wire format.
+"""``AIGenerationClient``: the provider-neutral request/retry/limit loop.
 
-The wire format (payload, reply parsing, error mapping) lives in ``gemini.py``; this
-module owns the flow: validate, limit, send, retry what is retryable, honour the
-server's wait, enforce time limits, fit the image to the exact size, and log.
+Each provider's wire format (request body, reply parsing, error mapping, capability
+table) lives behind ``provider.Provider`` (``gemini.py``, ``openai.py``); the model id
+picks the provider (``catalog.provider_of``). This module owns the flow: validate,
+limit, send, retry what is retryable, honour the server's wait, enforce time limits,
+fit the image to the exact size, and log.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,27 +24,60 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
-from . import gemini
 from .background import background_loop
-from .catalog import DEFAULT_MODEL, choose_tier, get_model_spec, nearest_ratio, validate_size
+from .catalog import DEFAULT_MODEL, provider_of, validate_size
 from .errors import (
     ConfigurationError,
     ContentPolicyError,
     GenerationError,
     GenerationTimeoutError,
+    ModelNotFoundError,
     RateLimitError,
     TransportError,
 )
+from .gemini import DEFAULT_SYSTEM_INSTRUCTION, GeminiProvider
 from .imaging import fit_exact, mime_if_exact
 from .limiter import RateLimiter
+from .openai import OpenAIProvider
+from .provider import ParsedReply, Provider, ProviderConfig, WireRequest
 from .transport import AiohttpTransport, LoopPools
 from .types import GenerationRequest, GenerationResponse
 
 logger = logging.getLogger("aigen.client")
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
-API_KEY_ENV_VARS = ("AI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+# The key and base URL of the default model's provider (``AI_MODEL``); each provider
+# also reads its own variables (``GeminiProvider.key_env_vars``...).
+DEFAULT_KEY_ENV_VAR = "AI_API_KEY"
+DEFAULT_BASE_URL_ENV_VAR = "AI_BASE_URL"
 _DEFAULT = object()
+# Every provider, by the name ``catalog.provider_of`` gives its models.
+PROVIDER_CLASSES: dict[str, type[Provider]] = {"gemini": GeminiProvider,
+                                                "openai": OpenAIProvider}
+
+
+def default_model(model: str | None = None) -> str:
+    """The model a client uses when a request names none: ``model``, else env
+    ``AI_MODEL``, else ``DEFAULT_MODEL``."""
+    return model or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+
+
+def provider_key(name: str, config: ProviderConfig | None = None, *,
+                 serves_default_model: bool = False) -> str:
+    """The API key provider ``name`` uses: its configured one, else ``AI_API_KEY`` when
+    it serves the default model, else its own environment variables; "" when none."""
+    variables = (*((DEFAULT_KEY_ENV_VAR,) if serves_default_model else ()),
+                 *PROVIDER_CLASSES[name].key_env_vars)
+    return (config.api_key if config else None) or next(
+        (os.environ[v] for v in variables if os.environ.get(v)), "")
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where and how a provider's requests go: resolved once per provider."""
+
+    provider: Provider
+    base_url: str
+    headers: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -62,9 +96,12 @@ class _Call:
     model: str
     started: float
     deadline: float
-    body: bytes = b""
+    route: _Route | None = None
+    wire: WireRequest | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
     attempts: int = 0
     deadline_hit: bool = False
+    request_id: str = ""  # the provider's request id header of the last reply
 
     def log(self, level: int, event: str, *, status: int | str, latency_ms: int,
             **more: object) -> None:
@@ -123,18 +160,27 @@ async def _exact_size(data: bytes, width: int, height: int) -> tuple[bytes, str]
 
 
 def _record_failure(call: _Call, exc: GenerationError) -> None:
-    """Give the error the call's attempt count and log the outcome line."""
+    """Give the error the call's attempt count and request id and log the outcome line."""
     exc.attempts = call.attempts
+    exc.request_id = exc.request_id or call.request_id
     call.log(
         logging.WARNING, "generation failed",
         status="blocked" if isinstance(exc, ContentPolicyError) else exc.code,
         latency_ms=call.elapsed_ms(), http_status=exc.status, error=exc.message,
+        request_id=exc.request_id or None,
     )
 
 
 class AIGenerationClient:
-    """Async client for Gemini image generation. Safe to share: one object serves any
-    number of event loops (see ``transport.LoopPools``) and threads."""
+    """Async image-generation client for every provider of ``catalog.provider_of``.
+    Safe to share: one object serves any number of event loops (see
+    ``transport.LoopPools``) and threads.
+
+    ``api_key`` and ``base_url`` (env ``AI_API_KEY``, ``AI_BASE_URL``) belong to the
+    default model's provider; ``providers`` configures any provider by name, and each
+    provider falls back to its own environment variables (``GEMINI_API_KEY``,
+    ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``...).
+    """
 
     def __init__(
         self,
@@ -144,6 +190,7 @@ class AIGenerationClient:
         max_retries: int = 3,
         *,
         base_url: str | None = None,
+        providers: Mapping[str, ProviderConfig] | None = None,
         max_retry_wait: float = 30.0,
         deadline: float = 300.0,
         limiter: RateLimiter | None = None,
@@ -154,34 +201,76 @@ class AIGenerationClient:
         max_connections: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), "")
-        if not key:
-            raise ConfigurationError(
-                "No Gemini API key: pass api_key= or set the AI_API_KEY environment variable."
-            )
         if max_retries < 0:
             raise ConfigurationError("max_retries must be >= 0")
         if timeout <= 0 or deadline <= 0:
             raise ConfigurationError("timeout and deadline must be positive")
-        self._api_key = key
-        self.model = model or os.environ.get("AI_MODEL") or DEFAULT_MODEL
-        self.base_url = (base_url or os.environ.get("AI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.model = default_model(model)
+        try:
+            self.provider = provider_of(self.model)
+        except ModelNotFoundError as exc:
+            raise ConfigurationError(f"default {exc}") from None
+        self.system_instruction = (
+            DEFAULT_SYSTEM_INSTRUCTION if system_instruction is _DEFAULT
+            else system_instruction
+        )
+        self.safety_settings = safety_settings
+        self._providers: dict[str, Provider] = {
+            name: cls() for name, cls in PROVIDER_CLASSES.items()}
+        self._providers["gemini"] = GeminiProvider(
+            system_instruction=self.system_instruction, safety_settings=safety_settings)
+        unknown = sorted(set(providers or {}) - set(PROVIDER_CLASSES))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown provider(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(PROVIDER_CLASSES))}")
+        self._configs = dict(providers or {})
+        own = self._configs.get(self.provider, ProviderConfig())
+        self._configs[self.provider] = ProviderConfig(
+            api_key or provider_key(self.provider, own, serves_default_model=True) or None,
+            base_url or own.base_url or os.environ.get(DEFAULT_BASE_URL_ENV_VAR) or None,
+        )
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.max_retry_wait = float(max_retry_wait)
         self.deadline = float(deadline)
         self.limiter = limiter
-        self.system_instruction = (
-            gemini.DEFAULT_SYSTEM_INSTRUCTION if system_instruction is _DEFAULT
-            else system_instruction
-        )
-        self.safety_settings = safety_settings
         self.on_retry = on_retry
         self._sleep = sleep
         self._transport = transport
         self._max_connections = max_connections
         self.pools = LoopPools(self._new_pool)
-        self._urls: dict[str, httpx.URL] = {}
+        self._routes: dict[str, _Route] = {}
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        # The default provider must be usable at once; others when a request needs them.
+        self.base_url = self._route(self.provider).base_url
+
+    def configured_providers(self) -> list[str]:
+        """The providers this client has a key for."""
+        return [name for name in self._providers if self._key_for(name)]
+
+    def _key_for(self, name: str) -> str:
+        return provider_key(name, self._configs.get(name))
+
+    def _route(self, name: str) -> _Route:
+        route = self._routes.get(name)
+        if route is not None:
+            return route
+        provider = self._providers[name]
+        key = self._key_for(name)
+        if not key:
+            variables = ", ".join(provider.key_env_vars)
+            hint = (f"pass api_key= or set the {DEFAULT_KEY_ENV_VAR} environment variable"
+                    if name == self.provider else
+                    f"pass providers={{{name!r}: ProviderConfig(api_key=...)}} or set "
+                    f"{variables}")
+            raise ConfigurationError(f"No {provider.label} API key: {hint}.")
+        base_url = (self._configs.get(name, ProviderConfig()).base_url or next(
+            (os.environ[v] for v in provider.base_url_env_vars if os.environ.get(v)),
+            provider.default_base_url))
+        route = _Route(provider, base_url.rstrip("/"), provider.auth_headers(key))
+        self._routes[name] = route
+        return route
 
     def __repr__(self) -> str:
         return f"<AIGenerationClient model={self.model!r} base_url={self.base_url!r}>"
@@ -189,7 +278,6 @@ class AIGenerationClient:
     def _new_pool(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             transport=self._transport or AiohttpTransport(max_connections=self._max_connections),
-            headers={"x-goog-api-key": self._api_key, "content-type": "application/json"},
             timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
             limits=httpx.Limits(max_connections=self._max_connections,
                                 max_keepalive_connections=32),
@@ -212,16 +300,9 @@ class AIGenerationClient:
                      started=started, deadline=started + self.deadline)
         try:  # any failure, before a request is sent or after, logs one outcome line
             validate_size(request.width, request.height)
-            spec = get_model_spec(model)
-            ratio = nearest_ratio(spec, request.width, request.height)
-            tier = choose_tier(spec, ratio, request.width, request.height)
-            seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-            payload = gemini.build_payload(
-                request, spec, seed=seed, aspect_ratio=ratio, image_size=tier,
-                system_instruction=self.system_instruction,
-                safety_settings=self.safety_settings,
-            )
-            call.body = gemini.encode_payload(payload)
+            route = call.route = self._route(provider_of(model))
+            wire = call.wire = route.provider.prepare(request, model)
+            call.headers = [*route.headers, ("content-type", wire.content_type)]
             reply = await self._send_with_retries(call)
             image, mime = await _exact_size(reply.image_data, request.width, request.height)
         except GenerationError as exc:
@@ -229,14 +310,16 @@ class AIGenerationClient:
             raise
         elapsed_ms = call.elapsed_ms()
         call.log(logging.INFO, "generation succeeded", status="ok", latency_ms=elapsed_ms,
-                 ratio=ratio, size=tier)
+                 **wire.log_fields, request_id=reply.request_id or None)
         return GenerationResponse(
-            image_data=image, generation_id=call.generation_id, seed=seed,
+            image_data=image, generation_id=call.generation_id, seed=wire.seed,
             inference_time_ms=elapsed_ms, mime_type=mime, width=request.width,
             height=request.height, model=model, model_turn=reply.model_turn, text=reply.text,
             usage=reply.usage, model_version=reply.model_version,
             response_id=reply.response_id, finish_reason=reply.finish_reason,
-            attempts=call.attempts, aspect_ratio=ratio, image_size=tier,
+            attempts=call.attempts, aspect_ratio=wire.aspect_ratio,
+            image_size=wire.image_size, provider=route.provider.name,
+            request_id=reply.request_id,
         )
 
     def generate_sync(self, request: GenerationRequest) -> GenerationResponse:
@@ -248,7 +331,7 @@ class AIGenerationClient:
         """
         return background_loop.run(self.generate(request))
 
-    async def _send_with_retries(self, call: _Call) -> gemini.ParsedReply:
+    async def _send_with_retries(self, call: _Call) -> ParsedReply:
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._is_retryable),
             wait=self._wait_for,
@@ -257,7 +340,7 @@ class AIGenerationClient:
             before_sleep=lambda rs: self._before_sleep(call, rs),
             retry_error_callback=lambda rs: self._give_up(call, rs),
         )
-        reply: gemini.ParsedReply = await retrying(self._attempt, call)
+        reply: ParsedReply = await retrying(self._attempt, call)
         return reply
 
     def _is_retryable(self, exc: BaseException) -> bool:
@@ -296,7 +379,7 @@ class AIGenerationClient:
             ) from exc
         raise exc
 
-    async def _attempt(self, call: _Call) -> gemini.ParsedReply:
+    async def _attempt(self, call: _Call) -> ParsedReply:
         call.attempts += 1
         remaining = call.deadline - time.monotonic()
         if remaining <= 0:
@@ -325,11 +408,15 @@ class AIGenerationClient:
                 async with asyncio.timeout(limit):
                     status, headers, body = await self._post(call)
             # The limiter slot is released once the reply is read, before parsing.
+            provider = _route_of(call).provider
+            if provider.request_id_header is not None:
+                call.request_id = headers.get(provider.request_id_header, "")
             if status == 200:
-                data = gemini.load_reply(body)
+                data = provider.decode(body)
                 del body  # its last reference: freed before the image is decoded
-                return gemini.reply_from_json(data)
-            error = gemini.error_from_reply(status, headers, body)
+                return provider.reply_from(data, headers)
+            error = provider.error_from_reply(status, headers, body)
+            error.request_id = call.request_id
             if isinstance(error, RateLimitError) and self.limiter is not None:
                 self.limiter.cooldown(call.model, error.retry_after or 0.0)
             raise error
@@ -342,26 +429,37 @@ class AIGenerationClient:
             raise
         finally:
             call.log(logging.INFO, "attempt", status=status,
-                     latency_ms=int((time.monotonic() - started) * 1000))
+                     latency_ms=int((time.monotonic() - started) * 1000),
+                     request_id=call.request_id or None)
 
     async def _post(self, call: _Call) -> tuple[int, httpx.Headers, bytes]:
         pool = await self.pools.get()
-        url = self._urls.get(call.model)
-        if url is None:  # parsed once per model: httpx parses a string URL in Python
-            url = httpx.URL(f"{self.base_url}/models/{call.model}:generateContent")
-            self._urls[call.model] = url
+        route, wire = _route_of(call), call.wire
+        if wire is None:
+            raise RuntimeError("a call is sent before its request is prepared")
+        url = self._urls.get((route.base_url, wire.path))
+        if url is None:  # parsed once per path: httpx parses a string URL in Python
+            url = httpx.URL(f"{route.base_url}{wire.path}")
+            self._urls[(route.base_url, wire.path)] = url
         try:
             transport = _direct_transport(pool, url)
             if transport is not None:
-                return await transport.post(str(url), pool.headers.multi_items(), call.body,
-                                            pool.timeout.as_dict())
-            response = await pool.post(url, content=call.body)
+                return await transport.post(
+                    str(url), [*pool.headers.multi_items(), *call.headers], wire.body,
+                    pool.timeout.as_dict())
+            response = await pool.post(url, content=wire.body, headers=call.headers)
         except httpx.TimeoutException:
             raise GenerationTimeoutError(self.timeout) from None
         except httpx.TransportError as exc:
             # Connection refused/reset, protocol errors: the message names no key.
             raise TransportError(f"connection error: {type(exc).__name__}: {exc}") from None
         return response.status_code, response.headers, response.content
+
+
+def _route_of(call: _Call) -> _Route:
+    if call.route is None:
+        raise RuntimeError("a call is sent before its provider is chosen")
+    return call.route
 
 
 def _direct_transport(pool: httpx.AsyncClient, url: httpx.URL) -> AiohttpTransport | None:

@@ -25,6 +25,8 @@ class GenerationError(Exception):
         self.details = details or {}
         self.status = status
         self.attempts = attempts
+        # The provider's request id header of the reply that failed, when it sent one.
+        self.request_id = ""
 
     def __str__(self) -> str:
         return self.message
@@ -109,6 +111,13 @@ class RateLimitError(GenerationError):
         self.per_day = per_day
         if per_day:
             self.code = "quota_exceeded"
+
+
+class QuotaExceededError(GenerationError):
+    """The account's quota, credit or spend limit is used up (OpenAI's
+    ``insufficient_quota`` family): no wait cures it, so it is never retried."""
+
+    code = "quota_exceeded"
 
 
 class ServerError(GenerationError):

@@ -32,8 +32,9 @@ RETRYABLE_SERVER_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?\s*$", re.IGNORECASE)
 _MESSAGE_RETRY = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-# An API key may be echoed back by a proxy (a URL with ?key=...); never keep it.
-_API_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{20,}|(?<=key=)[^&\s\"'<>]+")
+# An API key may be echoed back by a proxy (a URL with ?key=...) or, masked, by OpenAI
+# ("sk-proj-****abcd"); never keep any of it.
+_API_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{20,}|(?<=key=)[^&\s\"'<>]+|sk-[0-9A-Za-z_*\-]{4,}")
 _HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 
 

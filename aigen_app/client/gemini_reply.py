@@ -9,7 +9,6 @@ A 200 is not a success: policy blocks and "no image" answers arrive as 200 too, 
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -17,26 +16,13 @@ import pybase64
 
 from .errors import ContentPolicyError, MalformedResponseError, NoImageError
 from .gemini_errors import error_from_reply, snippet
+from .provider import ParsedReply
 from .types import ConversationTurn, TurnPart, Usage
 
 POLICY_FINISH_REASONS = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY",
      "IMAGE_PROHIBITED_CONTENT"}
 )
-
-
-@dataclass(frozen=True)
-class ParsedReply:
-    image_data: bytes
-    mime_type: str
-    model_turn: ConversationTurn
-    text: str
-    usage: Usage
-    model_version: str
-    response_id: str
-    finish_reason: str
-    finish_message: str
-    grounding_metadata: dict[str, Any] | None
 
 
 def parse_reply(body: bytes) -> ParsedReply:
@@ -164,10 +150,11 @@ def _turn_part(part: dict[str, Any]) -> TurnPart | None:
     return None  # parts image models do not produce (function calls...) are not kept
 
 
-def decode_base64(value: object) -> bytes:
-    """Decode proto-JSON bytes: standard or URL-safe alphabet, padded or not."""
+def decode_base64(value: object, what: str = "inlineData") -> bytes:
+    """Decode proto-JSON bytes: standard or URL-safe alphabet, padded or not; ``what``
+    names the field in the error."""
     if not isinstance(value, str) or not value:
-        raise MalformedResponseError("inlineData has no base64 data", status=200)
+        raise MalformedResponseError(f"{what} has no base64 data", status=200)
     padded = value + "=" * (-len(value) % 4)
     # pybase64 (SIMD) validates and decodes 1 MB in ~0.1 ms; the stdlib's validate=True
     # runs a regular expression over the whole text first and takes ~4 ms.
@@ -177,7 +164,7 @@ def decode_base64(value: object) -> bytes:
         except (binascii.Error, ValueError):
             continue
     raise MalformedResponseError(
-        f"inlineData is not valid base64 (starts {value[:40]!r})", status=200
+        f"{what} is not valid base64 (starts {value[:40]!r})", status=200
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from .catalog import ModelSpec
 from .errors import InvalidRequestError, UnsupportedFeatureError
-from .types import ConversationTurn, GenerationRequest, MediaAssetInput, TurnPart
+from .labels import asset_intro
+from .types import ConversationTurn, GenerationRequest, TurnPart
 
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You generate images. Follow these rules unless the prompt says otherwise.\n"
@@ -128,17 +129,9 @@ def _new_user_parts(request: GenerationRequest) -> list[dict[str, Any]]:
         parts.append(_inline_image(request.input_image, request.input_image_mime_type))
     parts.append({"text": request.prompt})
     for number, asset in enumerate(request.media_assets, start=1):
-        parts.append({"text": _asset_intro(number, asset)})
+        parts.append({"text": asset_intro(number, asset)})
         parts.append(_inline_image(asset.image_data, asset.mime_type))
     return parts
-
-
-def _asset_intro(number: int, asset: MediaAssetInput) -> str:
-    label = asset.display_name or asset.asset_type
-    return (
-        f"Media asset {number} — {label} ({asset.asset_type}): "
-        f"use this {asset.asset_type} exactly as provided."
-    )
 
 
 def _inline_image(data: bytes, mime_type: str) -> dict[str, Any]:

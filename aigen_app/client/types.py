@@ -100,6 +100,12 @@ class GenerationRequest:
     media_assets: list[MediaAssetInput] = field(default_factory=list)
     enable_grounding: bool = False
     generation_id: str | None = None
+    # Provider-specific image options (OpenAI's quality, output_format, background,
+    # moderation, input_fidelity), checked against the model before anything is sent.
+    options: dict[str, str] = field(default_factory=dict)
+    # An opaque, stable id of the end user (a hash, never a name or an email): OpenAI's
+    # ``safety_identifier``; Gemini takes none and it is not sent there.
+    safety_identifier: str | None = None
 
     def history_turns(self) -> list[ConversationTurn]:
         return [
@@ -120,7 +126,7 @@ class Usage:
 class GenerationResponse:
     image_data: bytes
     generation_id: str
-    seed: int
+    seed: int | None  # None when the provider takes no seed (OpenAI)
     inference_time_ms: int
     mime_type: str = "image/png"
     width: int = 0
@@ -135,6 +141,8 @@ class GenerationResponse:
     attempts: int = 1
     aspect_ratio: str = ""
     image_size: str | None = None
+    provider: str = ""  # "gemini", "openai"
+    request_id: str = ""  # the provider's request id header (OpenAI's x-request-id)
 
     @property
     def thought_signature(self) -> str | None:

@@ -1,4 +1,5 @@
-"""A loopback server that speaks Gemini's ``generateContent`` protocol, with faults on demand.
+"""A loopback server that speaks Gemini's ``generateContent`` protocol and OpenAI's Images
+API (``/v1/images/generations``, ``/v1/images/edits``), with faults on demand.
 
 Used by the tests, the demo and the benchmarks so that nothing ever calls the real API::
 

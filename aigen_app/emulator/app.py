@@ -1,4 +1,5 @@
-"""The aiohttp application: the generateContent route and the order real checks run in.
+"""The aiohttp application: Gemini's generateContent route (OpenAI's Images routes are in
+``openai_app``) and the order real checks run in.
 
 Order per request: auth, model, body validation, RPM quota, scripted fault, fault rate,
 then the reply. Every request ends up in the log exactly once, recorded as soon as its
@@ -13,9 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aigen_app.client.catalog import MODELS
-
-from . import control
+from . import control, openai_app
 from .errors import (
     ApiError,
     bad_key,
@@ -26,6 +25,8 @@ from .errors import (
     model_not_found,
     rate_limited,
 )
+from .gemini_models import GEMINI_MODELS
+from .keys import RUNTIME, STATE
 from .reply import Runtime, reply
 from .request import parse_json, summarize, validate
 from .state import Emulator, LogEntry
@@ -37,8 +38,6 @@ MAX_BODY = 120 * 1024 * 1024
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 
 
-STATE = web.AppKey("state", Emulator)
-RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def build_app(emulator: Emulator, runtime: Runtime) -> web.Application:
@@ -46,6 +45,7 @@ def build_app(emulator: Emulator, runtime: Runtime) -> web.Application:
     app[STATE] = emulator
     app[RUNTIME] = runtime
     app.router.add_post("/v1beta/models/{tail}", generate)
+    openai_app.add_routes(app.router)
     control.add_routes(app.router, emulator)
     return app
 
@@ -101,7 +101,7 @@ async def _generate(request: web.Request, exchange: _Exchange) -> web.StreamResp
             raise missing_key()
         if emulator.api_keys is not None and exchange.key not in emulator.api_keys:
             raise bad_key()
-        spec = MODELS.get(exchange.model)
+        spec = GEMINI_MODELS.get(exchange.model)
         if spec is None:
             raise model_not_found(exchange.model)
         try:

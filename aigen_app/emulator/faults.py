@@ -17,7 +17,7 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "latency": frozenset({"seconds"}),
     "rate_limit": frozenset({"retry_delay"}),
     "rate_limit_header": frozenset({"retry_after"}),
-    "daily_quota": frozenset({"message"}),
+    "daily_quota": frozenset({"message", "code"}),  # code: OpenAI's quota error code
     "unavailable": frozenset({"message", "retry_after"}),
     "internal": frozenset({"message"}),
     "deadline": frozenset({"message"}),

@@ -59,10 +59,12 @@ def render_image(caption: Caption, width: int, height: int, mime_type: str) -> b
 
 
 def encode_image(image: Image.Image, mime_type: str) -> bytes:
-    """``image`` as the emulator sends it: JPEG, or a quickly compressed PNG."""
+    """``image`` as the emulator sends it: JPEG, WebP, or a quickly compressed PNG."""
     out = io.BytesIO()
     if mime_type == "image/jpeg":
         image.save(out, "JPEG", quality=90)
+    elif mime_type == "image/webp":
+        image.save(out, "WEBP", quality=80, method=0)
     else:
         # Level 1: a 4K PNG at the default level takes seconds, and size does not matter.
         image.save(out, "PNG", compress_level=1)

@@ -63,8 +63,8 @@ async def reply(request: web.Request, emulator: Emulator, runtime: Runtime,
     if kind in ("reset", "hang"):
         record(0, kind, "")
         if fault and kind == "hang":
-            await _pause(runtime.stopping, fault.number("seconds", 3600.0))
-        _abort(request)
+            await pause(runtime.stopping, fault.number("seconds", 3600.0))
+        abort_connection(request)
         return web.Response()  # never sent: the transport is gone
     response_id = new_response_id()
     body, inline = await _body(emulator, runtime, call, fault, response_id)
@@ -80,7 +80,7 @@ async def reply(request: web.Request, emulator: Emulator, runtime: Runtime,
     delay = emulator.latency - (time.monotonic() - arrived)
     if kind == "latency" and fault:
         delay += fault.number("seconds", 1.0)
-    await _pause(runtime.stopping, delay)
+    await pause(runtime.stopping, delay)
     return raw_json_response(payload)
 
 
@@ -118,7 +118,7 @@ async def _body(emulator: Emulator, runtime: Runtime, call: GenerateCall,
                       data=_INLINE_MARK, signed_content=image), inline
 
 
-async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
     """Sleep, but wake up as soon as the server stops so shutdown never waits on us."""
     if seconds <= 0:
         return
@@ -126,7 +126,7 @@ async def _pause(stopping: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), seconds)
 
 
-def _abort(request: web.Request) -> None:
+def abort_connection(request: web.Request) -> None:
     """Drop the connection with a TCP RST (SO_LINGER 0), like a crashed front end."""
     transport = request.transport
     if transport is None:

@@ -8,9 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aigen_app.client.catalog import ModelSpec, nearest_ratio
-
 from .errors import invalid_argument
+from .gemini_models import GeminiModel, closest_ratio
 from .images import image_size
 from .signatures import SignatureRegistry, check_replay
 from .wire import decode_base64
@@ -31,7 +30,7 @@ class GenerateCall:
     """A request that passed validation, with the defaults the server fills in."""
 
     model: str
-    spec: ModelSpec
+    spec: GeminiModel
     prompt: str
     ratio: str
     tier: str | None
@@ -94,7 +93,7 @@ def _seed(body: Any) -> int | None:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
-def validate(spec: ModelSpec, body: dict[str, Any], registry: SignatureRegistry) -> GenerateCall:
+def validate(spec: GeminiModel, body: dict[str, Any], registry: SignatureRegistry) -> GenerateCall:
     """Refuse what the real API refuses; fill in the defaults it applies."""
     contents = _contents(body)
     config = get(body, "generationConfig", "generation_config") or {}
@@ -134,7 +133,7 @@ def validate(spec: ModelSpec, body: dict[str, Any], registry: SignatureRegistry)
         check_replay(contents, {image.position: image.data for image in images}, registry)
     if ratio is None:
         sized = [size for size in user_images if size is not None]
-        ratio = nearest_ratio(spec, *sized[-1]) if sized else "1:1"
+        ratio = closest_ratio(spec, *sized[-1]) if sized else "1:1"
     modalities = get(config, "responseModalities", "response_modalities")
     only_image = isinstance(modalities, list) and [str(m).upper() for m in modalities] == [
         "IMAGE"

@@ -23,7 +23,8 @@ _STOP_TIMEOUT = 30.0
 
 
 class EmulatorServer:
-    """A Gemini ``generateContent`` server on ``host:port`` (port 0: any free port).
+    """A Gemini ``generateContent`` and OpenAI Images server on ``host:port`` (port 0: any
+    free port).
 
     Keyword options go to ``Emulator``; the control methods below delegate to it.
     """
@@ -161,6 +162,11 @@ class EmulatorServer:
     def base_url(self) -> str:
         """What a client uses as its API base: ``{base_url}/models/{model}:generateContent``."""
         return f"{self.root_url}/v1beta"
+
+    @property
+    def openai_base_url(self) -> str:
+        """What an OpenAI client uses as its API base: ``{openai_base_url}/images/...``."""
+        return f"{self.root_url}/v1"
 
     # -- control, delegated to the state ---------------------------------------------
 

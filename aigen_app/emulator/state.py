@@ -43,7 +43,8 @@ class LogEntry:
     api_key_present: bool
     body: dict[str, Any] = field(repr=False)
     headers: dict[str, str] = field(repr=False)
-    response_id: str = ""
+    response_id: str = ""  # Gemini's responseId; OpenAI's x-request-id
+    provider: str = "gemini"  # whose protocol the request spoke: "gemini" or "openai"
 
     def to_json(self, *, with_body: bool = False) -> dict[str, Any]:
         data = asdict(self)

@@ -47,6 +47,7 @@ class _Spec:
     idempotency_key: str | None
     reference: tuple[bytes, ImageInfo] | None = None
     assets: list[MediaAsset] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
 
 
 def create_generation(
@@ -62,8 +63,13 @@ def create_generation(
     enable_grounding: bool = False,
     idempotency_key: str | None = None,
     title: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> Generation:
     """Start a generation in a new conversation and queue it.
+
+    ``options`` are the model's provider-specific image options (OpenAI's quality,
+    output_format, background, moderation, input_fidelity), refused here when the model
+    does not take them.
 
     With ``idempotency_key``, a second call by the same owner with the same inputs
     returns the first generation unchanged (and never calls the API again); with other
@@ -71,7 +77,8 @@ def create_generation(
     and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``.
     """
     spec = _validated(owner, prompt, width, height, model or "", seed, reference_image,
-                      media_assets, enable_grounding, idempotency_key, history_images=0)
+                      media_assets, enable_grounding, idempotency_key, history_images=0,
+                      options=options)
     existing = _existing(owner, idempotency_key)
     if existing is not None:
         return _repeated(existing, spec, parent=None)
@@ -95,12 +102,14 @@ def refine(
     media_assets: Sequence[MediaAsset] = (),
     enable_grounding: bool | None = None,
     idempotency_key: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> Generation:
     """Continue ``generation``'s conversation with a new prompt and queue it.
 
     The parent must have succeeded. The new generation's history is the parent's line
     (see ``turns.history_for``); size, model and grounding default to the parent's,
-    the owner to the parent's owner.
+    the owner to the parent's owner. ``options`` are not inherited: a refinement is an
+    edit, which takes other options than a first generation (docs/providers.md).
     """
     parent = Generation.objects.get(pk=generation.pk)
     if parent.status != GenerationStatus.SUCCEEDED:
@@ -117,7 +126,8 @@ def refine(
         parent.height if height is None else height,
         parent.model if model is None else model, seed, reference_image, media_assets,
         parent.enable_grounding if enable_grounding is None else enable_grounding,
-        idempotency_key, history_images=history_images,
+        idempotency_key, history_images=history_images, parent_model=parent.model,
+        options=options,
     )
     existing = _existing(owner, idempotency_key)
     if existing is not None:
@@ -129,6 +139,7 @@ def _validated(
     owner: Any, prompt: str, width: int, height: int, model: str, seed: int | None,
     reference_image: inputs.ImageInput | None, media_assets: Sequence[MediaAsset],
     enable_grounding: bool, idempotency_key: str | None, *, history_images: int,
+    parent_model: str | None = None, options: dict[str, str] | None = None,
 ) -> _Spec:
     width, height = inputs.check_size(width, height)
     spec = _Spec(
@@ -138,11 +149,14 @@ def _validated(
         enable_grounding=bool(enable_grounding),
         idempotency_key=inputs.check_idempotency_key(idempotency_key),
         assets=inputs.check_assets(media_assets, owner),
+        options=inputs.check_options_shape(options),
     )
     if reference_image is not None:
         spec.reference = inputs.read_image(reference_image, "reference image")
     images = history_images + len(spec.assets) + (1 if spec.reference else 0)
-    inputs.check_model(model, grounding=spec.enable_grounding, input_images=images)
+    inputs.check_model(model, grounding=spec.enable_grounding, input_images=images,
+                       seed=spec.seed, parent_model=parent_model, options=spec.options,
+                       has_inputs=bool(images))
     return spec
 
 
@@ -176,6 +190,7 @@ def _insert(spec: _Spec, conversation: Conversation, parent: Generation | None,
         owner=spec.owner, conversation=conversation, parent=parent, prompt=spec.prompt,
         width=spec.width, height=spec.height, model=spec.model, seed=spec.seed,
         enable_grounding=spec.enable_grounding, idempotency_key=spec.idempotency_key or "",
+        options=spec.options,
         reference_image=reference_name,
         reference_mime_type=spec.reference[1].mime_type if spec.reference else "",
         queued_at=timezone.now(),
@@ -233,6 +248,7 @@ def _repeated(existing: Generation, spec: _Spec, parent: Generation | None) -> G
         ("model", existing.model, spec.model or existing.model),
         ("seed", existing.seed, existing.seed if spec.seed is None else spec.seed),
         ("enable_grounding", existing.enable_grounding, spec.enable_grounding),
+        ("options", existing.options, spec.options),
         ("parent", existing.parent_id, parent.pk if parent is not None else None),
         ("media_assets", assets, [asset.pk for asset in spec.assets]),
         ("reference_image", reference, spec.reference[1].sha256 if spec.reference else None),

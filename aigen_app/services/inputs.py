@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from PIL import Image
 
-from ..client import DEFAULT_MODEL, get_model_spec
-from ..client.catalog import MAX_EDGE
+from ..client import ModelNotFoundError, UnsupportedFeatureError, capabilities, provider_of
+from ..client.catalog import MAX_EDGE, PROVIDER_LABELS, check_model_options
+from ..client.client import default_model
 from ..conf import aigen_settings
 from ..image_metadata import without_metadata
 from ..models import MediaAsset
@@ -69,12 +69,46 @@ def check_idempotency_key(key: object) -> str | None:
 def resolved_model(model: str) -> str:
     """The model the client will use for ``model`` ("" for the default): the same
     fallbacks as AIGenerationClient, so a row records the model before it runs."""
-    return model or aigen_settings.MODEL or os.environ.get("AI_MODEL") or DEFAULT_MODEL
+    return model or default_model(aigen_settings.MODEL)
 
 
-def check_model(model: str, *, grounding: bool, input_images: int) -> None:
-    """Refuse what the model's capabilities rule out (the API would answer 400)."""
-    spec = get_model_spec(resolved_model(model))
+def check_options_shape(options: object) -> dict[str, str]:
+    """Options are a flat mapping of names to strings (what each may be is the model's)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
+        raise ValidationError("options must map option names to strings.",
+                              code="invalid_options")
+    return dict(options)
+
+
+def check_model(model: str, *, grounding: bool, input_images: int, seed: int | None = None,
+                parent_model: str | None = None, options: dict[str, str] | None = None,
+                has_inputs: bool = False) -> None:
+    """Refuse what the model's capabilities rule out (the API would answer 400), and a
+    refinement by another provider than the one that made the conversation so far
+    (docs/providers.md: histories are not converted between providers)."""
+    try:
+        spec = capabilities(resolved_model(model))
+    except ModelNotFoundError as exc:
+        raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+                              code="unknown_model") from None
+    if parent_model is not None:
+        before = _provider_or_gemini(parent_model)
+        if before != spec.provider:
+            raise ValidationError(
+                f"Refine with a model of the same provider: this conversation was made by "
+                f"{parent_model} ({PROVIDER_LABELS[before]}); {spec.name} is an "
+                f"{PROVIDER_LABELS[spec.provider]} model.", code="provider_mismatch")
+    if seed is not None and spec.provider == "openai":
+        raise ValidationError(f"Model {spec.name} (OpenAI) takes no seed.",
+                              code="seed_unsupported")
+    try:
+        check_model_options(spec.name, options or {}, has_inputs=has_inputs)
+    except UnsupportedFeatureError as exc:
+        raise ValidationError(f"{exc.message[:1].upper()}{exc.message[1:]}.",
+                              code="option_unsupported") from None
     if grounding and not spec.grounding:
         raise ValidationError(f"Model {spec.name} does not support grounding.",
                               code="grounding_unsupported")
@@ -85,6 +119,14 @@ def check_model(model: str, *, grounding: bool, input_images: int) -> None:
             "earlier in the conversation).",
             code="too_many_images",
         )
+
+
+def _provider_or_gemini(model: str) -> str:
+    # Rows from before OpenAI was added hold Gemini ids only, whatever they look like.
+    try:
+        return provider_of(model)
+    except ModelNotFoundError:
+        return "gemini"
 
 
 def read_image(value: ImageInput, what: str) -> tuple[bytes, ImageInfo]:

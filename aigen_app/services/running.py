@@ -49,6 +49,7 @@ from ..signals import generation_finished, generation_started
 from ..storage import FileBatch, inspect_image, read_file, written_files
 from . import receipts, turns
 from .errors import FAILURE_MESSAGES, InputMissing
+from .identity import safety_identifier
 from .outages import DATABASE_UNREACHABLE, through_outage
 from .queueing import can_defer, enqueue_on_commit
 
@@ -102,14 +103,14 @@ def run_generation(generation_id: str) -> str:
     except ContentPolicyError as exc:
         return _finish(generation, token, GenerationStatus.BLOCKED, error_code=exc.code,
                        error_message=exc.message, block_reason=exc.reason[:200],
-                       api_attempts=exc.attempts)
+                       api_attempts=exc.attempts, request_id=exc.request_id[:200])
     except GenerationError as exc:
         if isinstance(exc, ServerError) and _asks_a_long_wait(exc):
             return _rate_limited(generation, token, exc)
         finish_reason = exc.finish_reason if isinstance(exc, NoImageError) else ""
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=exc.message, finish_reason=finish_reason[:64],
-                       api_attempts=exc.attempts)
+                       api_attempts=exc.attempts, request_id=exc.request_id[:200])
     except (ConfigurationError, ImproperlyConfigured):
         _failed_internally(generation, token, "configuration_error")
         raise
@@ -214,6 +215,8 @@ def _request_for(generation: Generation) -> GenerationRequest:
             for link in links
         ],
         enable_grounding=generation.enable_grounding, generation_id=str(generation.pk),
+        safety_identifier=safety_identifier(generation.owner_id),
+        options=dict(generation.options or {}),
     )
 
 
@@ -277,6 +280,7 @@ def _stored_result(response: GenerationResponse, files: FileBatch) -> receipts.K
         image_height=info.height, byte_size=info.byte_size, sha256=info.sha256,
         seed=response.seed, model=response.model[:100], text=response.text,
         model_version=response.model_version[:100], response_id=response.response_id[:200],
+        request_id=response.request_id[:200],
         finish_reason=response.finish_reason[:64], prompt_tokens=usage.prompt_tokens,
         candidates_tokens=usage.candidates_tokens, thoughts_tokens=usage.thoughts_tokens,
         total_tokens=usage.total_tokens, inference_time_ms=response.inference_time_ms,

@@ -222,3 +222,22 @@ def test_generate_then_refine_from_the_command_is_one_thread_of_four_turns(
     assert [len(image_sources(body)) for _, _, body in turns] == [0, 1, 0, 1]
     assert [first_id, first_id, second_id, second_id] == [
         str(t.generation_id) for t in Turn.objects.filter(conversation=conversation)]
+
+
+def test_the_refine_form_sends_openai_options_and_shows_refusals(
+        admin_client: Client, make_generation: Callable[..., Generation],
+        aigen_emulator: Any, django_capture_on_commit_callbacks: Any) -> None:
+    first = make_generation("A kite", model="gpt-image-1.5")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = refine(admin_client, first, prompt="Sharper", quality="high",
+                          input_fidelity="high")
+    assert response.status_code == 302
+    new = Generation.objects.get(prompt="Sharper")
+    assert new.options == {"quality": "high", "input_fidelity": "high"}
+    assert aigen_emulator.requests()[-1].body["input_fidelity"] == "high"
+
+    refused = refine(admin_client, first, prompt="Max", quality="max")
+    assert refused.status_code == 200
+    assert "takes quality low / medium / high / auto, not &#x27;max&#x27;" in (
+        refused.content.decode())
+    assert not Generation.objects.filter(prompt="Max").exists()

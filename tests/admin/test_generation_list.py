@@ -164,3 +164,16 @@ def test_pages_render_without_touching_storage(
     # The patch is real: the image views themselves do read storage.
     with pytest.raises(AssertionError, match="touched storage"):
         admin_client.get(image_sources(listing)[0])
+
+
+def test_rows_name_the_provider_and_the_list_filters_by_it(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    gemini = make_generation("A fox")
+    openai = make_generation("A kite", model="gpt-image-2")
+    assert openai.status == "succeeded" and openai.request_id
+
+    rows = listed(admin_client)
+    assert ">Gemini<" in rows[str(gemini.pk)]
+    assert ">OpenAI<" in rows[str(openai.pk)]
+    assert set(listed(admin_client, "?provider=openai")) == {str(openai.pk)}
+    assert set(listed(admin_client, "?provider=gemini")) == {str(gemini.pk)}

@@ -1,6 +1,10 @@
 """The clients compared: ours, raw httpx, and the official ``google-genai`` SDK on each
 transport it can pick. Each asks the emulator for the same 1:1 1K image with the same
-seed, and returns the decoded image bytes, so every peer does the same work."""
+seed, and returns the decoded image bytes, so every peer does the same work.
+
+The OpenAI path has its own set (``OPENAI_PEERS``): ours with ``gpt-image-2``, raw httpx
+and the official ``openai`` SDK, each asking the same emulator's ``/v1/images/generations``
+for a 1024x1024 image."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from typing import Any
 
 import httpx
 
-from aigen_app.client import AIGenerationClient, GenerationRequest
+from aigen_app.client import AIGenerationClient, GenerationRequest, ProviderConfig
 
 MODEL = "gemini-nano-banana-2.1"
+OPENAI_MODEL = "gpt-image-2"
 API_KEY = "benchmark-key"
 PROMPT = "A lighthouse on a cliff at dawn, photographed with a long lens"
 SEED = 7
@@ -177,6 +182,76 @@ class RawAiohttp(Peer):
         return generate
 
 
+def openai_base(base_url: str) -> str:
+    """The emulator's OpenAI base from its Gemini one (the runner passes the latter)."""
+    return base_url.removesuffix("/v1beta") + "/v1"
+
+
+class OursOpenAI(Peer):
+    name = "ours/openai"
+
+    async def open(self) -> Generate:
+        size = self.options.size
+        client = AIGenerationClient(
+            model=OPENAI_MODEL, providers={"openai": ProviderConfig(
+                API_KEY, openai_base(self.base_url))}, **self.options.client_kwargs)
+        self.stack.push_async_callback(client.close)
+        request = GenerationRequest(PROMPT, size, size)
+
+        async def generate() -> bytes:
+            return (await client.generate(request)).image_data
+
+        return generate
+
+
+class RawHttpxOpenAI(Peer):
+    """What a few lines of httpx would do against OpenAI: post, ``json``, ``base64``."""
+
+    name = "raw httpx/openai"
+
+    async def open(self) -> Generate:
+        client = await self.stack.enter_async_context(
+            httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=None)))
+        url = f"{openai_base(self.base_url)}/images/generations"
+        size = self.options.size
+        body = {"model": OPENAI_MODEL, "prompt": PROMPT, "size": f"{size}x{size}"}
+
+        async def generate() -> bytes:
+            response = await client.post(url, json=body,
+                                         headers={"authorization": f"Bearer {API_KEY}"})
+            response.raise_for_status()
+            return base64.b64decode(json.loads(response.content)["data"][0]["b64_json"])
+
+        return generate
+
+
+class OpenAISDK(Peer):
+    """The official ``openai`` SDK's async client, as its README configures it."""
+
+    name = "openai"
+
+    async def open(self) -> Generate:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(api_key=API_KEY, base_url=openai_base(self.base_url),
+                             max_retries=2 if self.options.retries else 0, timeout=120)
+        self.stack.push_async_callback(client.close)
+        size = self.options.size
+
+        async def generate() -> bytes:
+            response = await client.images.generate(
+                model=OPENAI_MODEL, prompt=PROMPT, size=f"{size}x{size}")  # type: ignore[arg-type]
+            return base64.b64decode(response.data[0].b64_json)  # type: ignore[index,arg-type]
+
+        return generate
+
+
+OPENAI_PEERS: dict[str, type[Peer]] = {
+    OursOpenAI.name: OursOpenAI,
+    RawHttpxOpenAI.name: RawHttpxOpenAI,
+    OpenAISDK.name: OpenAISDK,
+}
+
 PEERS: dict[str, type[Peer]] = {
     "ours": Ours,
     "raw httpx": RawHttpx,
@@ -184,4 +259,5 @@ PEERS: dict[str, type[Peer]] = {
     "google-genai/httpx2": GenAIHttpx2,
     "google-genai/httpx": GenAIHttpx,
     RawAiohttp.name: RawAiohttp,
+    **OPENAI_PEERS,
 }

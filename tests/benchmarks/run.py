@@ -23,7 +23,7 @@ import httpx
 
 from .emulator import ROOT, EmulatorProcess
 from .figures import OURS, Row, Table
-from .peers import API_KEY, MODEL, PEERS, RawAiohttp, _body
+from .peers import API_KEY, MODEL, OPENAI_MODEL, OPENAI_PEERS, PEERS, RawAiohttp, _body
 
 FLOOR = RawAiohttp.name
 GRAIN = 3.0  # one noisy channel: a 1K PNG of ~1 MB, like a photograph's
@@ -64,6 +64,14 @@ def available_peers() -> list[str]:
             peers.append("google-genai/httpx2")
         peers.append("google-genai/httpx")
     return [*peers, FLOOR]
+
+
+def available_openai_peers() -> list[str]:
+    """The OpenAI path's clients: ours and raw httpx always, the official SDK if installed."""
+    peers = [name for name in OPENAI_PEERS if name != "openai"]
+    if importlib.util.find_spec("openai") is not None:
+        peers.append("openai")
+    return peers
 
 
 def python(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
@@ -126,24 +134,39 @@ def peer_processes(peers: list[str]) -> Iterator[dict[str, PeerProcess]]:
 # -- B1, B2 ---------------------------------------------------------------------------
 
 def b1_b2(table: Table, plan: Plan, peers: list[str], log: Callable[[str], None],
-          only: set[str]) -> None:
+          only: set[str], *, openai: bool = False) -> None:
+    """B1 and B2 for Gemini's peers, or (``openai``) for the OpenAI path's, whose rows
+    are labelled "B1 OpenAI" and "B2 OpenAI"."""
+    suffix = " OpenAI" if openai else ""
     with ExitStack() as stack:
         big = stack.enter_context(EmulatorProcess(grain=GRAIN))
         slow = stack.enter_context(EmulatorProcess(latency=plan.b2_latency))
         workers = stack.enter_context(peer_processes(peers))
-        reply = httpx.post(f"{big.base_url}/models/{MODEL}:generateContent", json=_body(1024),
-                           headers={"x-goog-api-key": API_KEY}, timeout=60)
+        if openai:
+            reply = httpx.post(
+                f"{big.root_url}/v1/images/generations", timeout=60,
+                json={"model": OPENAI_MODEL, "prompt": "x", "size": "1024x1024"},
+                headers={"authorization": f"Bearer {API_KEY}"})
+        else:
+            reply = httpx.post(f"{big.base_url}/models/{MODEL}:generateContent",
+                               json=_body(1024), headers={"x-goog-api-key": API_KEY},
+                               timeout=60)
         image_kb = len(reply.content) / 1024
         if "B1" in only:
-            b1(table, plan, workers, big.base_url, image_kb, log)
+            b1(table, plan, workers, big.base_url, image_kb, log, bench="B1" + suffix)
         if "B2" in only:
-            b2(table, plan, workers, slow.base_url, log)
+            b2(table, plan, workers, slow.base_url, log, bench="B2" + suffix)
+
+
+def _client(peer: str) -> str:
+    """The row label of a peer: ours on either path is "ours" (the ratio column's base)."""
+    return OURS if peer.startswith(OURS) else peer
 
 
 def b1(table: Table, plan: Plan, workers: dict[str, PeerProcess], url: str, image_kb: float,
-       log: Callable[[str], None]) -> None:
+       log: Callable[[str], None], *, bench: str = "B1") -> None:
     peers = list(workers)
-    log(f"B1: {plan.b1_calls} sequential calls x {plan.reps} repetitions, "
+    log(f"{bench}: {plan.b1_calls} sequential calls x {plan.reps} repetitions, "
         f"{image_kb:.0f} KB replies")
     cpu: dict[str, list[float]] = {p: [] for p in peers}
     wall: dict[str, list[float]] = {p: [] for p in peers}
@@ -154,14 +177,14 @@ def b1(table: Table, plan: Plan, workers: dict[str, PeerProcess], url: str, imag
             wall[peer].append(result["wall_ms"])
     note = f"{plan.b1_calls} sequential, {image_kb:.0f} KB JSON reply, 0 s latency"
     for peer in peers:
-        table.add(Row("B1", "client CPU per call", peer, "ms", cpu[peer], note))
-        table.add(Row("B1", "wall per call", peer, "ms", wall[peer]))
+        table.add(Row(bench, "client CPU per call", _client(peer), "ms", cpu[peer], note))
+        table.add(Row(bench, "wall per call", _client(peer), "ms", wall[peer]))
 
 
 def b2(table: Table, plan: Plan, workers: dict[str, PeerProcess], url: str,
-       log: Callable[[str], None]) -> None:
+       log: Callable[[str], None], *, bench: str = "B2") -> None:
     peers = list(workers)
-    log(f"B2: {plan.b2_calls} concurrent calls at {plan.b2_latency:g} s latency")
+    log(f"{bench}: {plan.b2_calls} concurrent calls at {plan.b2_latency:g} s latency")
     walls: dict[str, list[float]] = {p: [] for p in peers}
     cpus: dict[str, list[float]] = {p: [] for p in peers}
     errors: dict[str, dict[str, int]] = {p: {} for p in peers}
@@ -174,10 +197,10 @@ def b2(table: Table, plan: Plan, workers: dict[str, PeerProcess], url: str,
                 errors[peer][kind] = errors[peer].get(kind, 0) + n
     for peer in peers:
         failed = ", ".join(f"{n} {kind}" for kind, n in errors[peer].items())
-        table.add(Row("B2", f"{plan.b2_calls} concurrent, total wall", peer, "s",
+        table.add(Row(bench, f"{plan.b2_calls} concurrent, total wall", _client(peer), "s",
                       walls[peer], f"floor {plan.b2_latency:g} s; small replies"
                       + (f"; FAILED: {failed}" if failed else ""), fmt="{:.3f}"))
-        table.add(Row("B2", f"{plan.b2_calls} concurrent, client CPU", peer, "s",
+        table.add(Row(bench, f"{plan.b2_calls} concurrent, client CPU", _client(peer), "s",
                       cpus[peer], fmt="{:.3f}"))
 
 
@@ -391,6 +414,18 @@ def verdicts(table: Table, plan: Plan) -> list[str]:
         say("B2", f"{plan.b2_calls} calls at {plan.b2_latency:g} s under "
             f"{plan.b2_latency * 1.2:g} s", b2[OURS].median < plan.b2_latency * 1.2,
             f"{b2[OURS].median:.3f} s{floor}")
+    cpu, wall = rows("B1 OpenAI", "client CPU per call"), rows("B1 OpenAI", "wall per call")
+    if OURS in cpu and "openai" in cpu:
+        sdk = cpu["openai"].median
+        say("B1 OpenAI", "client CPU below the official openai SDK's",
+            cpu[OURS].median < sdk, f"{cpu[OURS].median:.2f} ms vs {sdk:.2f} ms; wall "
+            f"{wall[OURS].median:.2f} ms vs {wall['openai'].median:.2f} ms")
+    b2 = rows("B2 OpenAI", f"{plan.b2_calls} concurrent, total wall")
+    if OURS in b2:
+        sdk_wall = f"; openai SDK {b2['openai'].median:.3f} s" if "openai" in b2 else ""
+        say("B2 OpenAI", f"{plan.b2_calls} calls at {plan.b2_latency:g} s under "
+            f"{plan.b2_latency * 1.2:g} s", b2[OURS].median < plan.b2_latency * 1.2,
+            f"{b2[OURS].median:.3f} s{sdk_wall}")
     share, late = rows("B3", "throughput, share of quota"), rows("B3",
                                                                    "429s after the first window")
     if OURS in share and OURS in late:
@@ -451,9 +486,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.reps:
         plan.reps = args.reps
     only = {name.strip().upper() for name in args.only.split(",")}
-    peers = available_peers()
+    peers, openai_peers = available_peers(), available_openai_peers()
     if args.peers:
-        peers = [p for p in peers if p in {x.strip() for x in args.peers.split(",")}]
+        chosen = {x.strip() for x in args.peers.split(",")}
+        peers = [p for p in peers if p in chosen]
+        openai_peers = [p for p in openai_peers if p in chosen]
     unknown = set(peers) - set(PEERS)
     if unknown:
         raise SystemExit(f"unknown peers {unknown}")
@@ -466,6 +503,8 @@ def main(argv: list[str] | None = None) -> None:
     table = Table()
     if only & {"B1", "B2"}:
         b1_b2(table, plan, peers, log, only)
+        if openai_peers:
+            b1_b2(table, plan, openai_peers, log, only, openai=True)
     background = None
     if "B3" in only:  # a minute of mostly waiting: B4 and B7 run meanwhile
         background = threading.Thread(target=b3, args=(table, plan, peers, log))

@@ -49,6 +49,12 @@ def test_command_serves_until_interrupted(stop_signal):
                            json=body("from a subprocess"), headers={"x-goog-api-key": KEY},
                            timeout=30)
         assert reply.status_code == 200
+        # The same server speaks OpenAI's Images API under /v1.
+        openai = httpx.post(f"{base_url.removesuffix('/v1beta')}/v1/images/generations",
+                            json={"model": "gpt-image-2", "prompt": "x", "size": "1024x1024"},
+                            headers={"authorization": f"Bearer {KEY}"}, timeout=30)
+        assert openai.status_code == 200
+        assert openai.json()["data"][0]["b64_json"]
         process.send_signal(stop_signal)
         out, err = process.communicate(timeout=30)
     finally:

@@ -1,4 +1,4 @@
-"""``manage.py aigen_emulator``: the Gemini emulator in the foreground, for the demo,
+"""``manage.py aigen_emulator``: the emulator (Gemini and OpenAI) in the foreground, for the demo,
 manual testing and benchmarks that drive it from another process."""
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def fault_rate(value: str) -> tuple[str, float]:
 
 class Command(BaseCommand):
     help = (
-        "Run the bundled Gemini generateContent emulator until Ctrl-C. The first line "
-        "printed is the API base URL to give the client (AI_BASE_URL)."
+        "Run the bundled emulator (Gemini's generateContent and OpenAI's Images API) until "
+        "Ctrl-C. The first line printed is Gemini's API base URL (AI_BASE_URL); OpenAI's "
+        "is the same server's /v1 (OPENAI_BASE_URL), named on the next line."
     )
     # It serves HTTP from memory: no database, so no reason to fail on unrelated checks.
     requires_system_checks: list[str] = []
@@ -128,7 +129,7 @@ class Command(BaseCommand):
             if in_main:
                 signal.signal(signal.SIGTERM, previous)
         if options["verbosity"] >= 1:
-            self.stdout.write("Gemini emulator stopped.")
+            self.stdout.write("Emulator stopped.")
 
     def _serve(self, server: EmulatorServer, options: dict[str, Any]) -> None:
         try:
@@ -141,8 +142,9 @@ class Command(BaseCommand):
         self.stdout.write(server.base_url)
         self.stdout.flush()
         if options["verbosity"] >= 1:
-            self.stdout.write(f"Gemini emulator running; control API under "
-                              f"{server.root_url}/_emulator/. Quit with CONTROL-C.")
+            self.stdout.write(f"Emulator running: OpenAI base URL {server.openai_base_url}; "
+                              f"control API under {server.root_url}/_emulator/. Quit with "
+                              "CONTROL-C.")
             self.stdout.flush()
         while True:
             time.sleep(3600)

@@ -4,7 +4,6 @@ same services as every other surface, so the row is recorded like any other."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from argparse import ArgumentParser, RawDescriptionHelpFormatter
@@ -19,8 +18,9 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from ... import services
-from ...client.client import API_KEY_ENV_VARS
-from ...conf import aigen_settings
+from ...client import provider_of
+from ...client.openai_catalog import OPTION_NAMES
+from ...gateway import has_api_key
 from ...models import Generation, GenerationStatus
 from ...storage import written_files
 from .. import arguments
@@ -52,7 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=arguments.image_size, metavar="WxH",
                             help="exact output size, e.g. 1280x720 (default 1024x1024; "
                                  "a refinement keeps its parent's size)")
-        parser.add_argument("--model", help="model id (default: AIGEN['MODEL'] / AI_MODEL)")
+        parser.add_argument("--model", help="model id, Gemini or OpenAI (docs/providers.md; "
+                                             "default: AIGEN['MODEL'] / AI_MODEL)")
         parser.add_argument("--seed", type=arguments.seed)
         parser.add_argument("--reference", type=arguments.image_file, metavar="PATH",
                             help="reference image whose layout is kept")
@@ -60,6 +61,10 @@ class Command(BaseCommand):
                             metavar="PATH[:TYPE[:NAME]]",
                             help="labelled media asset (logo, face, character, product, "
                                  "style, other); repeatable")
+        for option in OPTION_NAMES:
+            parser.add_argument(f"--{option.replace('_', '-')}", dest=f"option_{option}",
+                                metavar="VALUE",
+                                help=f"OpenAI image option {option} (docs/providers.md)")
         parser.add_argument("--grounding", action="store_true",
                             help="ground the image in Google Search results")
         parser.add_argument("--refine", type=arguments.generation_id, metavar="GENERATION_ID",
@@ -93,8 +98,9 @@ class Command(BaseCommand):
             # output start inside it.
             with written_files(), transaction.atomic():
                 generation = self.started = self._start(options, owner, parent)
-                if options["emulator"] or not _api_key_configured():
-                    stack.enter_context(self._emulator(explicit=options["emulator"]))
+                if options["emulator"] or not has_api_key(generation.model):
+                    stack.enter_context(self._emulator(generation.model,
+                                                       explicit=options["emulator"]))
                 progress = stack.enter_context(Progress(self.stderr))
                 progress.note("refining " + str(parent.id) if parent else "generating")
             # This process works on its own generation: a no-op when the task backend
@@ -135,15 +141,21 @@ class Command(BaseCommand):
             raise CommandError(f"no generation with id {generation_id}",
                                returncode=EXIT_BAD_ARGUMENTS) from None
 
-    def _emulator(self, *, explicit: bool) -> ExitStack:
+    def _emulator(self, model: str, *, explicit: bool) -> ExitStack:
         from ...emulator import running_emulator
 
         stack = ExitStack()
         emu = stack.enter_context(running_emulator())
-        reason = "--emulator given" if explicit else "no API key set (AI_API_KEY)"
-        self.stderr.write(f"{reason}: using the bundled emulator at {emu.base_url}")
+        openai = provider_of(model) == "openai"
+        reason = ("--emulator given" if explicit else
+                  "no OpenAI API key set (OPENAI_API_KEY)" if openai else
+                  "no API key set (AI_API_KEY)")
+        url = emu.openai_base_url if openai else emu.base_url
+        self.stderr.write(f"{reason}: using the bundled emulator at {url}")
+        # Both providers point at it: one process, one emulator, whatever the model.
         aigen = {**(getattr(settings, "AIGEN", None) or {}), "BASE_URL": emu.base_url,
-                 "API_KEY": "emulator-key"}
+                 "API_KEY": "emulator-key", "OPENAI_BASE_URL": emu.openai_base_url,
+                 "OPENAI_API_KEY": "emulator-key"}
         stack.enter_context(override_settings(AIGEN=aigen))
         return stack
 
@@ -154,6 +166,8 @@ class Command(BaseCommand):
         size = options["size"]
         common: dict[str, Any] = {
             "owner": owner, "model": options["model"], "seed": options["seed"],
+            "options": {name: options[f"option_{name}"] for name in OPTION_NAMES
+                        if options[f"option_{name}"] is not None},
             "reference_image": options["reference"].data if options["reference"] else None,
         }
         try:
@@ -189,10 +203,6 @@ class Command(BaseCommand):
             reason = generation.block_reason or generation.error_message or generation.status
             raise CommandError(f"generation {generation.id} {generation.status}: {reason}",
                                returncode=code)
-
-
-def _api_key_configured() -> bool:
-    return bool(aigen_settings.API_KEY) or any(os.environ.get(v) for v in API_KEY_ENV_VARS)
 
 
 def _wait_until_finished(generation: Generation, poll: float = 0.5) -> Generation:
