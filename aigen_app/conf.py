@@ -124,11 +124,14 @@ def _safety_settings(value: Any) -> bool:
 
 
 POSITIVE_NUMBER = ("a number greater than 0", lambda v: _number(v) and v > 0)
+HTTP_URL = ("None or an http(s) URL", _optional(
+    lambda v: isinstance(v, str) and v.startswith(("http://", "https://"))))
 RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "API_KEY": ("None or a non-empty string", _optional(_text)),
     "MODEL": ("None or a model id (a non-empty string)", _optional(_text)),
-    "BASE_URL": ("None or an http(s) URL", _optional(
-        lambda v: isinstance(v, str) and v.startswith(("http://", "https://")))),
+    "BASE_URL": HTTP_URL,
+    "OPENAI_API_KEY": ("None or a non-empty string", _optional(_text)),
+    "OPENAI_BASE_URL": HTTP_URL,
     "TIMEOUT": POSITIVE_NUMBER,
     "MAX_RETRIES": ("an integer of at least 0", _integer(0)),
     "MAX_RETRY_WAIT": POSITIVE_NUMBER,
