@@ -21,6 +21,7 @@ from ..models import Generation, MediaAsset
 from . import display
 from .base import ReadOnlyAdmin
 from .images import stream_image
+from .reasons import ErrorCodeFilter, full_reason, short_reason
 
 
 class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
@@ -33,10 +34,10 @@ class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
 
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin[Generation]):
-    list_display = ["thumbnail", "status_badge", "prompt_excerpt", "owner", "model",
-                    "size", "tokens", "created_at"]
+    list_display = ["thumbnail", "status_badge", "prompt_excerpt", "reason", "owner",
+                    "model", "size", "tokens", "created_at"]
     list_display_links = ["thumbnail", "prompt_excerpt"]
-    list_filter = ["status", ("model", NonEmptyValuesFilter),
+    list_filter = ["status", ErrorCodeFilter, ("model", NonEmptyValuesFilter),
                    ("finish_reason", NonEmptyValuesFilter),
                    ("block_reason", NonEmptyValuesFilter), "created_at"]
     # "id" searches by the whole id or any part of it (hyphens optional).
@@ -46,7 +47,7 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     list_per_page = 50
     actions = ["retry_generations", "cancel_generations"]
     fieldsets = [
-        (None, {"fields": ["preview", "status_badge", "owner", "conversation_link",
+        (None, {"fields": ["preview", "status_badge", "why", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
         ("Request", {"fields": ["prompt", "size", "model_display", "seed",
                                 "enable_grounding", "reference_preview", "assets_preview",
@@ -102,6 +103,11 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
     def prompt_excerpt(self, obj: Generation) -> str:
         return display.excerpt(obj.prompt)
 
+    @admin.display(description="Why")
+    def reason(self, obj: Generation) -> SafeString | str:
+        text = short_reason(obj)
+        return format_html('<span class="aigen-reason">{}</span>', text) if text else ""
+
     @admin.display(description="Size")
     def size(self, obj: Generation) -> str:
         return f"{obj.width}x{obj.height}"
@@ -119,6 +125,10 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
         return display.image_tag(self.image_url(obj), obj.image_width, obj.image_height,
                                  box=display.PREVIEW_BOX, alt=obj.prompt,
                                  css_class="aigen-preview")
+
+    @admin.display(description="Why")
+    def why(self, obj: Generation) -> SafeString | str:
+        return full_reason(obj)
 
     @admin.display(description="Conversation")
     def conversation_link(self, obj: Generation) -> SafeString:

@@ -69,3 +69,15 @@ class AssetInUse(ServiceError):
             "cancel them or wait for them to finish, then delete it."
         )
         self.generation_ids = list(generation_ids)
+
+
+# The ``Generation.error_code`` values the services themselves record when a run fails
+# for a reason that is not the provider's (those are the client errors' ``code``).
+# ``tests/admin/test_generation_reasons.py`` checks every code the services write is here.
+RUN_ERROR_CODES: tuple[str, ...] = (
+    "attempts_exhausted",
+    "configuration_error",
+    "internal_error",
+    "result_not_saved",
+    "worker_lost",
+)
