@@ -1,4 +1,5 @@
-"""Media assets in the admin: what each uploaded image is, whose, and how large."""
+"""Media assets in the admin: what each uploaded image is, whose, and how large; deleted
+through ``services.delete_media_asset``, as the API deletes them."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
+from .. import services
 from ..models import MediaAsset
 from . import display
 from .base import ReadOnlyAdmin
+from .deletion import ServiceDeletion
 from .images import stream_image
 
 
 @admin.register(MediaAsset)
-class MediaAssetAdmin(ReadOnlyAdmin[MediaAsset]):
+class MediaAssetAdmin(ServiceDeletion[MediaAsset], ReadOnlyAdmin[MediaAsset]):
     list_display = ["thumbnail", "__str__", "asset_type", "owner", "dimensions", "mime_type",
                     "size", "short_sha256", "created_at"]
     list_display_links = ["thumbnail", "__str__"]
@@ -25,6 +28,9 @@ class MediaAssetAdmin(ReadOnlyAdmin[MediaAsset]):
     list_select_related = ["owner"]
     fields = ["preview", "display_name", "asset_type", "owner", "dimensions", "mime_type",
               "size", "sha256", "id", "created_at"]
+
+    def delete_object(self, obj: MediaAsset) -> None:
+        services.delete_media_asset(obj)
 
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_image"

@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import ADDITION, DELETION
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     ExpressionWrapper,
@@ -25,25 +28,28 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 
+from .. import services
 from ..models import (
     Conversation,
     Generation,
     GenerationStatus,
+    MediaAsset,
     Turn,
     TurnPart,
     TurnRole,
     count_per_conversation,
 )
 from . import display
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, log_actions
+from .deletion import ServiceDeletion
 from .forms import RefineForm
 from .images import stream_image
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyAdmin[Conversation]):
+class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversation]):
     list_display = ["__str__", "owner", "turn_count", "generation_count", "created_at",
                     "updated_at"]
     list_filter = ["created_at", "updated_at"]
@@ -51,6 +57,7 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     thread_template = "admin/aigen_app/conversation/thread.html"
+    erase_template = "admin/aigen_app/conversation/erase.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         # Subqueries, not Count() over two joins: those would multiply a long
@@ -71,10 +78,12 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
     # -- images -----------------------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        name = f"{self.opts.app_label}_{self.opts.model_name}_part_image"
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
+            path("erase/<str:user_id>/", self.admin_site.admin_view(self.erase_view),
+                 name=f"{info}_erase"),
             path("<path:object_id>/parts/<int:part_id>/image/",
-                 self.admin_site.admin_view(self.part_image_view), name=name),
+                 self.admin_site.admin_view(self.part_image_view), name=f"{info}_part_image"),
             *super().get_urls(),
         ]
 
@@ -86,6 +95,51 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
             pk=part_id, turn__conversation=conversation, kind=TurnPart.Kind.IMAGE,
         )
         return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
+
+    # -- deleting and erasing ---------------------------------------------------------
+
+    def delete_object(self, obj: Conversation) -> None:
+        services.delete_conversation(obj)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        """Erasing a user's content deletes their conversations, generations and media
+        assets: Django's delete permission on all three."""
+        label = self.opts.app_label
+        return request.user.has_perms([f"{label}.delete_conversation",
+                                       f"{label}.delete_generation",
+                                       f"{label}.delete_mediaasset"])
+
+    def erase_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        """Confirm, then ``services.erase_user_content``: every conversation and media
+        asset of the user, with their files; a log entry for each row deleted."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        user = get_object_or_404(get_user_model()._default_manager, pk=user_id)
+        conversations = Conversation.objects.filter(owner=user)
+        assets = MediaAsset.objects.filter(owner=user)
+        if request.method == "POST":
+            with transaction.atomic():
+                for queryset in (conversations, assets):
+                    log_actions(request, queryset, DELETION)
+                erased = services.erase_user_content(user)
+            self.message_user(
+                request, f"Erased {user}'s content: {erased.conversations} conversations, "
+                f"{erased.generations} generations and {erased.assets} media assets.",
+                messages.SUCCESS)
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:"
+                                                f"{self.opts.app_label}_conversation_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase everything {user} generated",
+            "subtitle": None,
+            "opts": self.opts,
+            "erased_user": user,
+            "conversation_count": conversations.count(),
+            "generation_count": Generation.objects.filter(conversation__owner=user).count(),
+            "asset_count": assets.count(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.erase_template, context)
 
     # -- the thread -------------------------------------------------------------------
 
@@ -100,12 +154,15 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
                                             status=GenerationStatus.SUCCEEDED)
         latest = parents.order_by("-created_at").first()
         can_refine = latest is not None and self.has_refine_permission(request)
+        override = bool(getattr(request.user, "is_superuser", False))
         form = None
         if can_refine:
             if request.method == "POST":
-                form = RefineForm(request.POST, parents=parents)
-                generation = form.refine() if form.is_valid() else None
+                form = RefineForm(request.POST, parents=parents, allow_override=override)
+                generation = form.save() if form.is_valid() else None
                 if generation is not None:
+                    log_actions(request, [generation], ADDITION,
+                                f"Refined generation {generation.parent_id}.")
                     # With an immediate task backend it has already run.
                     generation.refresh_from_db(fields=["status"])
                     self.message_user(
@@ -114,7 +171,8 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
                     )
                     return HttpResponseRedirect(request.path)
             else:
-                form = RefineForm(parents=parents, initial={"parent": latest})
+                form = RefineForm(parents=parents, initial={"parent": latest},
+                                  allow_override=override)
         elif request.method == "POST":
             raise PermissionDenied
         context = {
@@ -128,6 +186,8 @@ class ConversationAdmin(ReadOnlyAdmin[Conversation]):
             "turns": self.thread(conversation),
             "refine_form": form,
             "refine_target": latest,
+            "has_delete_permission": self.has_delete_permission(request, conversation),
+            "can_erase": conversation.owner_id is not None and self.has_erase_permission(request),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name

@@ -1,22 +1,119 @@
-"""The refine form of the conversation page: the next prompt, through ``services.refine``."""
+"""The admin's forms: starting a generation for a user (``services.create_generation``)
+and refining a conversation (``services.refine``). Both create through the services,
+so quota, idempotency and files follow the same rules as the API."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from .. import services
-from ..models import Generation
+from ..client import MODELS
+from ..models import Generation, MediaAsset
 
 # Which form field a service's ValidationError code is about; others are shown above
 # the form.
-FIELD_OF_CODE = {"prompt_empty": "prompt", "invalid_seed": "seed"}
+FIELD_OF_CODE = {
+    "prompt_empty": "prompt", "invalid_seed": "seed", "invalid_size": "width",
+    "invalid_model": "model", "invalid_image": "reference_image",
+    "image_too_large": "reference_image", "invalid_asset": "media_assets",
+    "too_many_images": "media_assets", "grounding_unsupported": "enable_grounding",
+}
 
 
-class RefineForm(forms.Form):
+class ServiceForm(forms.Form):
+    """A form whose ``save`` calls a service: the service's refusals become form errors.
+
+    Every form gets a one-time ``idempotency_key`` when shown, so submitting it twice
+    (a double click, a reload) creates one generation. ``ignore_daily_limit`` exists
+    only for superusers."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=255,
+                                      required=False)
+
+    def __init__(self, *args: Any, allow_override: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        if allow_override:
+            self.fields["ignore_daily_limit"] = forms.BooleanField(
+                required=False, label="Ignore the daily limit",
+                help_text="Superusers only: start it even if the owner has used "
+                          "AIGEN['USER_DAILY_LIMIT'] today.",
+            )
+
+    def create(self) -> Generation:
+        raise NotImplementedError
+
+    def save(self) -> Generation | None:
+        """The new generation; None (with the errors added to the form) when the
+        services refuse it. Call after ``is_valid()``."""
+        try:
+            return self.create()
+        except ValidationError as exc:
+            self.add_error(FIELD_OF_CODE.get(exc.code or ""), exc)
+        except services.ServiceError as exc:
+            self.add_error(None, exc.message)
+        return None
+
+
+def _model_choices() -> list[tuple[str, str]]:
+    return [("", "The configured default"), *((name, name) for name in MODELS)]
+
+
+class StartGenerationForm(ServiceForm):
+    owner = forms.CharField(label="For user", help_text="The username of the user the "
+                            "generation belongs to (and whose daily limit it counts toward).")
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
+    width = forms.IntegerField(initial=1024, min_value=1)
+    height = forms.IntegerField(initial=1024, min_value=1)
+    model = forms.ChoiceField(choices=_model_choices, required=False)
+    seed = forms.IntegerField(required=False, help_text="Empty: a random seed.")
+    enable_grounding = forms.BooleanField(required=False)
+    reference_image = forms.FileField(required=False, help_text="PNG, JPEG or WebP.")
+    media_assets = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Ids of the user's media assets, separated by commas or spaces.",
+    )
+
+    def clean_owner(self) -> Any:
+        username = self.cleaned_data["owner"].strip()
+        user_model = get_user_model()
+        user = user_model._default_manager.filter(
+            **{user_model.USERNAME_FIELD: username}).first()
+        if user is None:
+            raise ValidationError(f"No user named {username!r}.", code="invalid_owner")
+        return user
+
+    def clean_media_assets(self) -> list[MediaAsset]:
+        ids = self.cleaned_data["media_assets"].replace(",", " ").split()
+        try:
+            found = MediaAsset.objects.in_bulk([uuid.UUID(value) for value in ids])
+        except ValueError:
+            raise ValidationError("Media asset ids are UUIDs.", code="invalid_asset") from None
+        missing = [value for value in ids if uuid.UUID(value) not in found]
+        if missing:
+            raise ValidationError(f"No media asset {', '.join(missing)}.",
+                                  code="invalid_asset")
+        return [found[uuid.UUID(value)] for value in ids]
+
+    def create(self) -> Generation:
+        data = self.cleaned_data
+        return services.create_generation(
+            data["prompt"], owner=data["owner"], width=data["width"], height=data["height"],
+            model=data["model"] or None, seed=data["seed"],
+            reference_image=data["reference_image"], media_assets=data["media_assets"],
+            enable_grounding=data["enable_grounding"],
+            idempotency_key=data["idempotency_key"] or None,
+            ignore_daily_limit=data.get("ignore_daily_limit", False),
+        )
+
+
+class RefineForm(ServiceForm):
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text="What to change in the latest image.",
@@ -39,15 +136,10 @@ class RefineForm(forms.Form):
             "The generation to refine is no longer in this conversation or has not succeeded."
         )
 
-    def refine(self) -> Generation | None:
-        """Create the refinement; None (with the errors added to the form) when the
-        services refuse it. Call after ``is_valid()``."""
+    def create(self) -> Generation:
         data = self.cleaned_data
-        try:
-            return services.refine(data["parent"], data["prompt"], width=data["width"],
-                                   height=data["height"], seed=data["seed"])
-        except ValidationError as exc:
-            self.add_error(FIELD_OF_CODE.get(exc.code or ""), exc)
-        except services.ServiceError as exc:
-            self.add_error(None, exc.message)
-        return None
+        # The key is the owner's namespace: the parent's owner, as refine() defaults it.
+        return services.refine(data["parent"], data["prompt"], width=data["width"],
+                               height=data["height"], seed=data["seed"],
+                               idempotency_key=data["idempotency_key"] or None,
+                               ignore_daily_limit=data.get("ignore_daily_limit", False))

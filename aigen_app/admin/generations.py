@@ -1,5 +1,6 @@
 """Generations in the admin: a list that renders from columns alone, a read-only
-detail, and the retry / cancel actions (through the services)."""
+detail, starting one for a user, and retry / cancel / delete (all through the services,
+each leaving an admin log entry)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,24 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import services
 from ..models import Generation, MediaAsset
+from ..services.lifecycle import CANCELABLE, RETRYABLE
 from . import display
 from .base import ReadOnlyAdmin
+from .deletion import ServiceDeletion
+from .forms import StartGenerationForm
 from .images import stream_image
 from .reasons import ErrorCodeFilter, full_reason, short_reason
 
@@ -33,7 +40,7 @@ class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
 
 
 @admin.register(Generation)
-class GenerationAdmin(ReadOnlyAdmin[Generation]):
+class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     list_display = ["thumbnail", "status_badge", "prompt_excerpt", "reason", "owner",
                     "model", "size", "tokens", "created_at"]
     list_display_links = ["thumbnail", "prompt_excerpt"]
@@ -63,7 +70,9 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
         ("Error or block", {"fields": ["error_code", "error_message", "block_reason"]}),
     ]
 
-    # -- images -----------------------------------------------------------------------
+    start_template = "admin/aigen_app/generation/start.html"
+
+    # -- urls -------------------------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -72,8 +81,48 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
             path("<path:object_id>/image/", view(self.image_view), name=f"{info}_image"),
             path("<path:object_id>/reference/", view(self.reference_view),
                  name=f"{info}_reference"),
+            path("<path:object_id>/retry/", view(self.retry_view), name=f"{info}_retry"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name=f"{info}_cancel"),
             *super().get_urls(),
         ]
+
+    # -- starting one -----------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Starting a generation (here or by refining) needs Django's add permission."""
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def add_view(self, request: HttpRequest, form_url: str = "",
+                 extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        override = bool(getattr(request.user, "is_superuser", False))
+        if request.method == "POST":
+            form = StartGenerationForm(request.POST, request.FILES, allow_override=override)
+            generation = form.save() if form.is_valid() else None
+            if generation is not None:
+                self.log_addition(request, generation, [{"added": {}}])
+                generation.refresh_from_db(fields=["status"])
+                self.message_user(
+                    request, f"Generation {generation.pk} started for "
+                    f"{generation.owner} ({generation.status}).", messages.SUCCESS)
+                return HttpResponseRedirect(display.admin_url(generation,
+                                                              self.admin_site.name))
+        else:
+            form = StartGenerationForm(allow_override=override)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start a generation",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.start_template, context)
+
+    # -- images -----------------------------------------------------------------------
 
     def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         generation = self.viewable(request, object_id)
@@ -206,6 +255,35 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
 
     # -- actions ----------------------------------------------------------------------
 
+    def delete_object(self, obj: Generation) -> None:
+        services.delete_generation(obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = dict(extra_context or {})
+        if self.has_operate_permission(request):
+            obj = self.get_object(request, unquote(object_id))
+            status = obj.status if obj is not None else None
+            context["can_retry"] = status in RETRYABLE
+            context["can_cancel"] = status in CANCELABLE
+        return super().change_view(request, object_id, form_url, context)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._operate_view(request, object_id, services.retry_generation,
+                                  "queued again")
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._operate_view(request, object_id, services.cancel_generation, "canceled")
+
+    def _operate_view(self, request: HttpRequest, object_id: str,
+                      operation: Callable[[Generation], Generation], done: str) -> HttpResponse:
+        """A button of the generation's page: POST only, change permission."""
+        if request.method != "POST" or not self.has_operate_permission(request):
+            raise PermissionDenied
+        generation = self.viewable(request, object_id)
+        self._apply(request, Generation.objects.filter(pk=generation.pk), operation, done)
+        return HttpResponseRedirect(display.admin_url(generation, self.admin_site.name))
+
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """Retry and cancel need Django's change permission on generations, although
         the rows themselves are never edited by hand."""
@@ -232,6 +310,7 @@ class GenerationAdmin(ReadOnlyAdmin[Generation]):
             except services.ServiceError as exc:
                 self.message_user(request, f"{generation.pk}: {exc.message}", messages.ERROR)
             else:
+                self.log_change(request, generation, f"{done.capitalize()}.")
                 count += 1
         if count:
             noun = "generation" if count == 1 else "generations"

@@ -40,3 +40,23 @@ def thread_turns(html: str) -> list[tuple[int, str, str]]:
 def image_sources(html: str) -> list[str]:
     """The app's images on a page (the admin's own icons left out)."""
     return re.findall(r'<img src="(/admin/aigen_app/[^"]+)"', html)
+
+
+def staff_client(user: Any, *codenames: str) -> Any:
+    """A test client logged in as ``user``, made staff (not superuser) with exactly the
+    permissions of ``aigen_app`` named by ``codenames`` ("view_generation"...)."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="aigen_app",
+                                                        codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+VIEW_ALL = ("view_generation", "view_conversation", "view_mediaasset")
+ACT_ALL = (*VIEW_ALL, "add_generation", "change_generation", "delete_generation",
+           "delete_conversation", "delete_mediaasset")

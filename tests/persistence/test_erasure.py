@@ -78,7 +78,7 @@ def test_erase_user_content_deletes_their_conversations_assets_and_files_only(
     assert not Conversation.objects.filter(owner=ada).exists()
     assert not MediaAsset.objects.filter(owner=ada).exists()
     assert list(Generation.objects.all()) == [theirs]
-    assert stored_files(media_storage) == sorted(names_of(theirs) | {their_logo.image.name})
+    assert stored_files(media_storage) == sorted(names_of(theirs) | {their_logo.image.name or ""})
     assert services.erase_user_content(ada) == services.Erasure(0, 0, 0)
 
 
