@@ -45,7 +45,7 @@ from . import display
 from .base import ReadOnlyAdmin, log_actions
 from .deletion import ServiceDeletion
 from .forms import RefineForm
-from .images import stream_image
+from .images import stream_image, stream_thumbnail
 
 
 @admin.register(Conversation)
@@ -84,17 +84,29 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
                  name=f"{info}_erase"),
             path("<path:object_id>/parts/<int:part_id>/image/",
                  self.admin_site.admin_view(self.part_image_view), name=f"{info}_part_image"),
+            path("<path:object_id>/parts/<int:part_id>/thumbnail/",
+                 self.admin_site.admin_view(self.part_thumbnail_view),
+                 name=f"{info}_part_thumbnail"),
             *super().get_urls(),
         ]
 
     def part_image_view(self, request: HttpRequest, object_id: str,
                         part_id: int) -> HttpResponseBase:
+        part = self._image_part(request, object_id, part_id)
+        return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
+
+    def part_thumbnail_view(self, request: HttpRequest, object_id: str,
+                            part_id: int) -> HttpResponseBase:
+        part = self._image_part(request, object_id, part_id)
+        return stream_thumbnail(request, part.image.name or "", part.sha256,
+                                display.THREAD_BOX)
+
+    def _image_part(self, request: HttpRequest, object_id: str, part_id: int) -> TurnPart:
         conversation = self.viewable(request, object_id)
-        part = get_object_or_404(
+        return get_object_or_404(
             TurnPart.objects.only("id", "image", "mime_type", "sha256"),
             pk=part_id, turn__conversation=conversation, kind=TurnPart.Kind.IMAGE,
         )
-        return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
 
     # -- deleting and erasing ---------------------------------------------------------
 
@@ -201,7 +213,7 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
                                             output_field=BooleanField()),
         ).order_by("index")
         turns = (Turn.objects.filter(conversation=conversation).order_by("position")
-                 .select_related("generation")
+                 .select_related("generation__owner")
                  .prefetch_related(Prefetch("parts", queryset=parts)))
         return [self._turn(conversation, turn) for turn in turns]
 
@@ -212,12 +224,14 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
             entry: dict[str, Any] = {"part": part,
                                      "signed": bool(getattr(part, "has_signature", False))}
             if part.is_image:
-                # No dimension columns on parts (the model's raw image may differ in
-                # size from the generation's fitted one): the browser fits it to a box.
+                # A small thumbnail, loaded lazily, links to the full image. No
+                # dimension columns on parts (the model's raw image may differ in size
+                # from the generation's fitted one): the browser fits it to a box.
                 entry["image"] = display.image_tag(
-                    self.image_url(conversation, "part_image", part_id=part.pk), None, None,
-                    box=display.THREAD_BOX, alt=f"{turn.role} image {part.index}",
+                    self.image_url(conversation, "part_thumbnail", part_id=part.pk), None,
+                    None, box=display.THREAD_BOX, alt=f"{turn.role} image {part.index}",
                     css_class="aigen-thread-image",
+                    href=self.image_url(conversation, "part_image", part_id=part.pk),
                 )
             parts.append(entry)
         return {
@@ -225,6 +239,8 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
             "generation": generation,
             "generation_link": self.link(generation, generation.pk),
             "status": display.status_badge(generation.status),
+            "speaker": (generation.owner or "Anonymous" if turn.role == TurnRole.USER
+                        else "Model"),
             "parts": parts,
             "signed_parts": sum(1 for entry in parts if entry["signed"]),
             # A model turn is stored empty with its generation and filled when it
