@@ -137,7 +137,7 @@ def test_thumbnails_are_small_and_cached_the_full_image_is_a_click_away(
     full = admin_client.get(admin_url("conversation", "part_image",
                                       object_id=generation.conversation_id, part_id=part.pk))
     # The model's own image, at the size it answered with.
-    assert max(Image.open(io.BytesIO(b"".join(full.streaming_content))).size) > THREAD_BOX
+    assert max(Image.open(io.BytesIO(full.getvalue())).size) > THREAD_BOX
 
 
 def test_the_page_never_shows_a_thought_signature(
