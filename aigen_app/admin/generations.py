@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,9 +27,17 @@ from ..services.lifecycle import CANCELABLE, RETRYABLE
 from . import display
 from .base import ReadOnlyAdmin
 from .deletion import ServiceDeletion
+from .exports import csv_response
 from .forms import StartGenerationForm
 from .images import stream_image
 from .reasons import ErrorCodeFilter, full_reason, short_reason
+from .usage import usage_view
+
+# The generation list's CSV columns: the row's own columns ("owner": the username).
+EXPORT_FIELDS = ["id", "created_at", "owner", "status", "prompt", "width", "height",
+                 "model", "seed", "prompt_tokens", "candidates_tokens", "thoughts_tokens",
+                 "total_tokens", "error_code", "block_reason", "finish_reason",
+                 "error_message", "conversation_id", "parent_id", "finished_at"]
 
 
 class NonEmptyValuesFilter(admin.AllValuesFieldListFilter):
@@ -52,7 +61,7 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
-    actions = ["retry_generations", "cancel_generations"]
+    actions = ["retry_generations", "cancel_generations", "export_csv"]
     fieldsets = [
         (None, {"fields": ["preview", "status_badge", "why", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
@@ -78,6 +87,7 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         view = self.admin_site.admin_view
         return [
+            path("usage/", view(self.usage_view), name=f"{info}_usage"),
             path("<path:object_id>/image/", view(self.image_view), name=f"{info}_image"),
             path("<path:object_id>/reference/", view(self.reference_view),
                  name=f"{info}_reference"),
@@ -85,6 +95,21 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
             path("<path:object_id>/cancel/", view(self.cancel_view), name=f"{info}_cancel"),
             *super().get_urls(),
         ]
+
+    # -- usage and exports ------------------------------------------------------------
+
+    def usage_view(self, request: HttpRequest) -> HttpResponseBase:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return usage_view(self, request)
+
+    @admin.action(description="Export selected generations as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest,
+                   queryset: QuerySet[Generation]) -> HttpResponseBase:
+        owner = f"owner__{get_user_model().USERNAME_FIELD}"
+        columns = [owner if name == "owner" else name for name in EXPORT_FIELDS]
+        rows = queryset.order_by("created_at").values_list(*columns).iterator(chunk_size=2000)
+        return csv_response("aigen-generations.csv", EXPORT_FIELDS, rows)
 
     # -- starting one -----------------------------------------------------------------
 
