@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +25,7 @@ from .conf import aigen_settings
 from .models import Generation, GenerationStatus
 
 MILLION = Decimal(1_000_000)
+COST_STEP = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ class UsageRow:
     # Tokens of models with no price: the cost leaves them out.
     unpriced_tokens: int = 0
     models: set[str] = field(default_factory=set)
+
+    @property
+    def cost_text(self) -> str:
+        """The cost to a hundredth of a cent, as the page and the CSV both show it."""
+        return str(self.cost.quantize(COST_STEP, rounding=ROUND_HALF_UP))
 
     def add(self, other: UsageRow) -> None:
         for name in ("started", "succeeded", "failed", "blocked", "tokens_in",

@@ -91,4 +91,4 @@ def _csv_row(row: usage.UsageRow) -> list[Any]:
     day: date | None = row.day
     return [day.isoformat() if day else "", row.owner, row.started, row.succeeded,
             row.failed, row.blocked, row.tokens_in, row.tokens_out,
-            f"{row.cost:.4f}", row.unpriced_tokens]
+            row.cost_text, row.unpriced_tokens]
