@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION, DELETION
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -24,7 +24,7 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -126,7 +126,10 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
         asset of the user, with their files; a log entry for each row deleted."""
         if not self.has_erase_permission(request):
             raise PermissionDenied
-        user = get_object_or_404(get_user_model()._default_manager, pk=user_id)
+        try:
+            user = get_object_or_404(get_user_model()._default_manager, pk=user_id)
+        except (ValueError, ValidationError):
+            raise Http404(f"No user with id {user_id!r}.") from None
         conversations = Conversation.objects.filter(owner=user)
         assets = MediaAsset.objects.filter(owner=user)
         if request.method == "POST":

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.models import DELETION
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -59,7 +60,7 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
         except services.ServiceError as exc:
             # delete_view's transaction rolled the log entry back with the deletion.
             self.message_user(request, exc.message, messages.ERROR)
-            obj = self.get_object(request, object_id)
+            obj = self.get_object(request, unquote(object_id))
             target = display.admin_url(obj, self.admin_site.name) if obj else request.path
             return HttpResponseRedirect(target)
 

@@ -204,6 +204,7 @@ def test_erasing_a_users_content(
     assert not MediaAsset.objects.exists()
     assert stored_files(media_storage) == their_files
     assert logged(DELETION, first.conversation_id) == logged(DELETION, logo.pk) == ["mod"]
+    assert client.get(admin_url("conversation", "erase", user_id="nobody")).status_code == 404
 
 
 def test_staff_without_the_permissions_see_no_buttons_and_get_403(
