@@ -9,6 +9,7 @@ from django.http.response import HttpResponseBase
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import MediaAsset
@@ -44,22 +45,22 @@ class MediaAssetAdmin(ServiceDeletion[MediaAsset], ReadOnlyAdmin[MediaAsset]):
         asset = self.viewable(request, object_id)
         return stream_image(request, asset.image.name or "", asset.mime_type, asset.sha256)
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def thumbnail(self, obj: MediaAsset) -> SafeString:
         return display.image_tag(self.image_url(obj), obj.width, obj.height,
                                  box=display.THUMBNAIL_BOX, alt=str(obj), link=False)
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def preview(self, obj: MediaAsset) -> SafeString:
         return display.image_tag(self.image_url(obj), obj.width, obj.height,
                                  box=display.PREVIEW_BOX, alt=str(obj),
                                  css_class="aigen-preview")
 
-    @admin.display(description="Dimensions")
+    @admin.display(description=_("Dimensions"))
     def dimensions(self, obj: MediaAsset) -> str:
         return f"{obj.width}x{obj.height}"
 
-    @admin.display(description="Size", ordering="byte_size")
+    @admin.display(description=_("Size"), ordering="byte_size")
     def size(self, obj: MediaAsset) -> str:
         return filesizeformat(obj.byte_size)
 

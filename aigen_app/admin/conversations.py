@@ -29,6 +29,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import (
@@ -67,11 +68,11 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
             generation_total=count_per_conversation(Generation),
         )
 
-    @admin.display(description="Turns", ordering="turn_total")
+    @admin.display(description=_("Turns"), ordering="turn_total")
     def turn_count(self, obj: Conversation) -> int:
         return int(getattr(obj, "turn_total", 0))
 
-    @admin.display(description="Generations", ordering="generation_total")
+    @admin.display(description=_("Generations"), ordering="generation_total")
     def generation_count(self, obj: Conversation) -> int:
         return int(getattr(obj, "generation_total", 0))
 
@@ -138,14 +139,16 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
                     log_actions(request, queryset, DELETION)
                 erased = services.erase_user_content(user)
             self.message_user(
-                request, f"Erased {user}'s content: {erased.conversations} conversations, "
-                f"{erased.generations} generations and {erased.assets} media assets.",
+                request, _("Erased %(user)s's content: %(conversations)d conversations, "
+                           "%(generations)d generations and %(assets)d media assets.") % {
+                    "user": user, "conversations": erased.conversations,
+                    "generations": erased.generations, "assets": erased.assets},
                 messages.SUCCESS)
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:"
                                                 f"{self.opts.app_label}_conversation_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Erase everything {user} generated",
+            "title": _("Erase everything %(user)s generated") % {"user": user},
             "subtitle": None,
             "opts": self.opts,
             "erased_user": user,
@@ -177,11 +180,12 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
                 generation = form.save() if form.is_valid() else None
                 if generation is not None:
                     log_actions(request, [generation], ADDITION,
-                                f"Refined generation {generation.parent_id}.")
+                                _("Refined generation %(id)s.") % {"id": generation.parent_id})
                     # With an immediate task backend it has already run.
                     generation.refresh_from_db(fields=["status"])
                     self.message_user(
-                        request, f"Refinement {generation.pk} created ({generation.status}).",
+                        request, _("Refinement %(id)s created (%(status)s).") % {
+                            "id": generation.pk, "status": generation.status},
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(request.path)
@@ -192,7 +196,7 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Conversation: {conversation}",
+            "title": _("Conversation: %(conversation)s") % {"conversation": conversation},
             "subtitle": None,
             "opts": self.opts,
             "original": conversation,
@@ -242,8 +246,8 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
             "generation": generation,
             "generation_link": self.link(generation, generation.pk),
             "status": display.status_badge(generation.status),
-            "speaker": (generation.owner or "Anonymous" if turn.role == TurnRole.USER
-                        else "Model"),
+            "speaker": ((generation.owner or _("Anonymous")) if turn.role == TurnRole.USER
+                        else _("Model")),
             "parts": parts,
             "signed_parts": sum(1 for entry in parts if entry["signed"]),
             # A model turn is stored empty with its generation and filled when it

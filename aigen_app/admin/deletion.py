@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from . import display
@@ -64,7 +65,7 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
             target = display.admin_url(obj, self.admin_site.name) if obj else request.path
             return HttpResponseRedirect(target)
 
-    @admin.action(description="Delete selected %(verbose_name_plural)s",
+    @admin.action(description=_("Delete selected %(verbose_name_plural)s"),
                   permissions=["delete"])
     def delete_selected(self, request: HttpRequest,
                         queryset: QuerySet[_M]) -> HttpResponse | None:
@@ -72,7 +73,8 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
         each refusal reported."""
         if not request.POST.get("post"):
             return django_delete_selected(self, request, queryset)
-        _, _, perms_needed, protected = self.get_deleted_objects(queryset, request)
+        _objects, _counts, perms_needed, protected = self.get_deleted_objects(queryset,
+                                                                              request)
         if protected:
             return django_delete_selected(self, request, queryset)
         if perms_needed:
@@ -86,8 +88,8 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
             else:
                 deleted += 1
         if deleted:
-            self.message_user(request, f"Deleted {deleted} {self._noun(deleted)}.",
-                              messages.SUCCESS)
+            self.message_user(request, _("Deleted %(count)d %(noun)s.") % {
+                "count": deleted, "noun": self._noun(deleted)}, messages.SUCCESS)
         return None
 
     def _noun(self, count: int) -> str:

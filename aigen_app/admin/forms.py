@@ -11,6 +11,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..client import MODELS
@@ -41,9 +42,9 @@ class ServiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         if allow_override:
             self.fields["ignore_daily_limit"] = forms.BooleanField(
-                required=False, label="Ignore the daily limit",
-                help_text="Superusers only: start it even if the owner has used "
-                          "AIGEN['USER_DAILY_LIMIT'] today.",
+                required=False, label=_("Ignore the daily limit"),
+                help_text=_("Superusers only: start it even if the owner has used "
+                            "AIGEN['USER_DAILY_LIMIT'] today."),
             )
 
     def create(self) -> Generation:
@@ -61,23 +62,24 @@ class ServiceForm(forms.Form):
         return None
 
 
-def _model_choices() -> list[tuple[str, str]]:
-    return [("", "The configured default"), *((name, name) for name in MODELS)]
+def _model_choices() -> list[tuple[str, Any]]:
+    return [("", _("The configured default")), *((name, name) for name in MODELS)]
 
 
 class StartGenerationForm(ServiceForm):
-    owner = forms.CharField(label="For user", help_text="The username of the user the "
-                            "generation belongs to (and whose daily limit it counts toward).")
+    owner = forms.CharField(label=_("For user"), help_text=_(
+        "The username of the user the generation belongs to (and whose daily limit it "
+        "counts toward)."))
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
     width = forms.IntegerField(initial=1024, min_value=1)
     height = forms.IntegerField(initial=1024, min_value=1)
     model = forms.ChoiceField(choices=_model_choices, required=False)
-    seed = forms.IntegerField(required=False, help_text="Empty: a random seed.")
+    seed = forms.IntegerField(required=False, help_text=_("Empty: a random seed."))
     enable_grounding = forms.BooleanField(required=False)
-    reference_image = forms.FileField(required=False, help_text="PNG, JPEG or WebP.")
+    reference_image = forms.FileField(required=False, help_text=_("PNG, JPEG or WebP."))
     media_assets = forms.CharField(
         required=False, widget=forms.TextInput(attrs={"size": 80}),
-        help_text="Ids of the user's media assets, separated by commas or spaces.",
+        help_text=_("Ids of the user's media assets, separated by commas or spaces."),
     )
 
     def clean_owner(self) -> Any:
@@ -86,7 +88,8 @@ class StartGenerationForm(ServiceForm):
         user = user_model._default_manager.filter(
             **{user_model.USERNAME_FIELD: username}).first()
         if user is None:
-            raise ValidationError(f"No user named {username!r}.", code="invalid_owner")
+            raise ValidationError(_("No user named %(name)r.") % {"name": username},
+                                  code="invalid_owner")
         return user
 
     def clean_media_assets(self) -> list[MediaAsset]:
@@ -94,10 +97,11 @@ class StartGenerationForm(ServiceForm):
         try:
             found = MediaAsset.objects.in_bulk([uuid.UUID(value) for value in ids])
         except ValueError:
-            raise ValidationError("Media asset ids are UUIDs.", code="invalid_asset") from None
+            raise ValidationError(_("Media asset ids are UUIDs."),
+                                  code="invalid_asset") from None
         missing = [value for value in ids if uuid.UUID(value) not in found]
         if missing:
-            raise ValidationError(f"No media asset {', '.join(missing)}.",
+            raise ValidationError(_("No media asset %(ids)s.") % {"ids": ", ".join(missing)},
                                   code="invalid_asset")
         return [found[uuid.UUID(value)] for value in ids]
 
@@ -116,13 +120,13 @@ class StartGenerationForm(ServiceForm):
 class RefineForm(ServiceForm):
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="What to change in the latest image.",
+        help_text=_("What to change in the latest image."),
     )
     width = forms.IntegerField(required=False, min_value=1,
-                               help_text="Empty: the refined generation's width.")
+                               help_text=_("Empty: the refined generation's width."))
     height = forms.IntegerField(required=False, min_value=1,
-                                help_text="Empty: the refined generation's height.")
-    seed = forms.IntegerField(required=False, help_text="Empty: a random seed.")
+                                help_text=_("Empty: the refined generation's height."))
+    seed = forms.IntegerField(required=False, help_text=_("Empty: a random seed."))
     # The generation the page offered to refine, so a refinement that finished in the
     # meantime does not silently change what the new prompt continues from.
     parent = forms.ModelChoiceField(queryset=Generation.objects.none(),
@@ -132,7 +136,7 @@ class RefineForm(ServiceForm):
         super().__init__(*args, **kwargs)
         parent_field = cast("forms.ModelChoiceField[Generation]", self.fields["parent"])
         parent_field.queryset = parents
-        parent_field.error_messages["invalid_choice"] = (
+        parent_field.error_messages["invalid_choice"] = _(
             "The generation to refine is no longer in this conversation or has not succeeded."
         )
 

@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import Generation, MediaAsset
@@ -105,7 +107,7 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
             raise PermissionDenied
         return usage_view(self, request)
 
-    @admin.action(description="Export selected generations as CSV", permissions=["view"])
+    @admin.action(description=_("Export selected generations as CSV"), permissions=["view"])
     def export_csv(self, request: HttpRequest,
                    queryset: QuerySet[Generation]) -> HttpResponseBase:
         owner = f"owner__{get_user_model().USERNAME_FIELD}"
@@ -131,15 +133,16 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
                 self.log_addition(request, generation, [{"added": {}}])
                 generation.refresh_from_db(fields=["status"])
                 self.message_user(
-                    request, f"Generation {generation.pk} started for "
-                    f"{generation.owner} ({generation.status}).", messages.SUCCESS)
+                    request, _("Generation %(id)s started for %(owner)s (%(status)s).") % {
+                        "id": generation.pk, "owner": generation.owner,
+                        "status": generation.status}, messages.SUCCESS)
                 return HttpResponseRedirect(display.admin_url(generation,
                                                               self.admin_site.name))
         else:
             form = StartGenerationForm(allow_override=override)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Start a generation",
+            "title": _("Start a generation"),
             "subtitle": None,
             "opts": self.opts,
             "form": form,
@@ -163,63 +166,64 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
 
     # -- list columns -----------------------------------------------------------------
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def thumbnail(self, obj: Generation) -> SafeString | str:
         if not obj.image:
             return "—"
         return display.image_tag(self.image_url(obj), obj.image_width, obj.image_height,
-                                 box=display.THUMBNAIL_BOX, alt=f"Generation {obj.pk}",
+                                 box=display.THUMBNAIL_BOX,
+                                 alt=_("Generation %(id)s") % {"id": obj.pk},
                                  link=False)
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_badge(self, obj: Generation) -> SafeString:
         return display.status_badge(obj.status)
 
-    @admin.display(description="Prompt", ordering="prompt")
+    @admin.display(description=_("Prompt"), ordering="prompt")
     def prompt_excerpt(self, obj: Generation) -> str:
         return display.excerpt(obj.prompt)
 
-    @admin.display(description="Why")
+    @admin.display(description=_("Why"))
     def reason(self, obj: Generation) -> SafeString | str:
         text = short_reason(obj)
         return format_html('<span class="aigen-reason">{}</span>', text) if text else ""
 
-    @admin.display(description="Size")
+    @admin.display(description=_("Size"))
     def size(self, obj: Generation) -> str:
         return f"{obj.width}x{obj.height}"
 
-    @admin.display(description="Created", ordering="created_at")
+    @admin.display(description=_("Created"), ordering="created_at")
     def created(self, obj: Generation) -> str:
         # Compact (the list must fit 1280 px); local time, to the minute.
         return date_format(timezone.localtime(obj.created_at), "Y-m-d H:i")
 
-    @admin.display(description="Tokens", ordering="total_tokens")
+    @admin.display(description=_("Tokens"), ordering="total_tokens")
     def tokens(self, obj: Generation) -> int:
         return obj.total_tokens
 
     # -- detail -----------------------------------------------------------------------
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def preview(self, obj: Generation) -> SafeString | str:
         if not obj.image:
-            return "No image (the generation has not succeeded)."
+            return gettext("No image (the generation has not succeeded).")
         return display.image_tag(self.image_url(obj), obj.image_width, obj.image_height,
                                  box=display.PREVIEW_BOX, alt=obj.prompt,
                                  css_class="aigen-preview")
 
-    @admin.display(description="Why")
+    @admin.display(description=_("Why"))
     def why(self, obj: Generation) -> SafeString | str:
         return full_reason(obj)
 
-    @admin.display(description="Conversation")
+    @admin.display(description=_("Conversation"))
     def conversation_link(self, obj: Generation) -> SafeString:
         return self.link(obj.conversation, obj.conversation)
 
-    @admin.display(description="Refines")
+    @admin.display(description=_("Refines"))
     def parent_link(self, obj: Generation) -> SafeString | str:
         return self.link(obj.parent, obj.parent) if obj.parent else "—"
 
-    @admin.display(description="Refined by")
+    @admin.display(description=_("Refined by"))
     def refinements_links(self, obj: Generation) -> SafeString | str:
         children = obj.refinements.order_by("created_at")
         if not children:
@@ -227,27 +231,27 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
         return format_html_join(mark_safe("<br>"), "{}",
                                 ((self.link(child, child),) for child in children))
 
-    @admin.display(description="Model")
+    @admin.display(description=_("Model"))
     def model_display(self, obj: Generation) -> str:
         # ``model`` holds the request until the answer replaces it with the model used.
-        return obj.model or "(the configured default)"
+        return obj.model or gettext("(the configured default)")
 
-    @admin.display(description="Task runs")
+    @admin.display(description=_("Task runs"))
     def task_runs(self, obj: Generation) -> int:
         return obj.attempts
 
-    @admin.display(description="HTTP attempts of the last run")
+    @admin.display(description=_("HTTP attempts of the last run"))
     def http_attempts(self, obj: Generation) -> int:
         return obj.api_attempts
 
-    @admin.display(description="Reference image")
+    @admin.display(description=_("Reference image"))
     def reference_preview(self, obj: Generation) -> SafeString | str:
         if not obj.reference_image:
             return "—"
         return display.image_tag(self.image_url(obj, "reference"), None, None,
                                  box=display.THREAD_BOX, alt="Reference image")
 
-    @admin.display(description="Media assets")
+    @admin.display(description=_("Media assets"))
     def assets_preview(self, obj: Generation) -> SafeString | str:
         links = obj.asset_links.select_related("asset").order_by("position")
         if not links:
@@ -261,25 +265,25 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
                                       box=display.THUMBNAIL_BOX, alt=str(asset), link=False)
         return self.link(asset, format_html("{} {}", thumbnail, asset))
 
-    @admin.display(description="Image file")
+    @admin.display(description=_("Image file"))
     def image_details(self, obj: Generation) -> str:
         if not obj.image:
             return "—"
         return (f"{obj.image_width}x{obj.image_height} {obj.mime_type}, "
                 f"{filesizeformat(obj.byte_size or 0)}, sha256 {obj.sha256}")
 
-    @admin.display(description="Waited in queue")
+    @admin.display(description=_("Waited in queue"))
     def queue_wait(self, obj: Generation) -> str:
         start = obj.queued_at or obj.created_at
         return _seconds(obj.started_at - start) if obj.started_at else "—"
 
-    @admin.display(description="Last run took")
+    @admin.display(description=_("Last run took"))
     def run_time(self, obj: Generation) -> str:
         if obj.started_at and obj.finished_at:
             return _seconds(obj.finished_at - obj.started_at)
         return "—"
 
-    @admin.display(description="API inference time")
+    @admin.display(description=_("API inference time"))
     def inference_time(self, obj: Generation) -> str:
         if obj.inference_time_ms is None:
             return "—"
@@ -301,11 +305,10 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
         return super().change_view(request, object_id, form_url, context)
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._operate_view(request, object_id, services.retry_generation,
-                                  "queued again")
+        return self._operate_view(request, object_id, services.retry_generation, "retry")
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._operate_view(request, object_id, services.cancel_generation, "canceled")
+        return self._operate_view(request, object_id, services.cancel_generation, "cancel")
 
     def _operate_view(self, request: HttpRequest, object_id: str,
                       operation: Callable[[Generation], Generation], done: str) -> HttpResponse:
@@ -322,16 +325,16 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
-    @admin.action(description="Retry selected failed, blocked or canceled generations",
+    @admin.action(description=_("Retry selected failed, blocked or canceled generations"),
                   permissions=["operate"])
     def retry_generations(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
-        self._apply(request, queryset, services.retry_generation, "queued again")
+        self._apply(request, queryset, services.retry_generation, "retry")
 
-    @admin.action(description="Cancel selected pending or running generations",
+    @admin.action(description=_("Cancel selected pending or running generations"),
                   permissions=["operate"])
     def cancel_generations(self, request: HttpRequest,
                            queryset: QuerySet[Generation]) -> None:
-        self._apply(request, queryset, services.cancel_generation, "canceled")
+        self._apply(request, queryset, services.cancel_generation, "cancel")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Generation],
                operation: Callable[[Generation], Generation], done: str) -> None:
@@ -342,11 +345,22 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
             except services.ServiceError as exc:
                 self.message_user(request, f"{generation.pk}: {exc.message}", messages.ERROR)
             else:
-                self.log_change(request, generation, f"{done.capitalize()}.")
+                self.log_change(request, generation, str(_done(done, 1)[0]))
                 count += 1
         if count:
-            noun = "generation" if count == 1 else "generations"
-            self.message_user(request, f"{count} {noun} {done}.", messages.SUCCESS)
+            self.message_user(request, _done(done, count)[1], messages.SUCCESS)
+
+
+def _done(operation: str, count: int) -> tuple[str, str]:
+    """What ``operation`` ("retry" or "cancel") did: for the log, and for the message
+    about ``count`` generations."""
+    values = {"count": count}
+    if operation == "retry":
+        return (gettext("Queued again."), ngettext("%(count)d generation queued again.",
+                                             "%(count)d generations queued again.",
+                                             count) % values)
+    return (gettext("Canceled."), ngettext("%(count)d generation canceled.",
+                                     "%(count)d generations canceled.", count) % values)
 
 
 def _seconds(delta: timedelta) -> str:

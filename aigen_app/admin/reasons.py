@@ -15,6 +15,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..client.errors import GenerationError, RateLimitError
 from ..models import Generation, GenerationStatus
@@ -47,7 +49,7 @@ def short_reason(generation: Generation) -> str:
     if generation.status not in WHY_STATUSES:
         return ""
     if generation.status == GenerationStatus.BLOCKED and generation.block_reason:
-        return f"Blocked: {generation.block_reason}"
+        return _("Blocked: %(reason)s") % {"reason": generation.block_reason}
     head = generation.error_code or generation.finish_reason or "unknown"
     if generation.error_message:
         return f"{head}: {display.excerpt(generation.error_message, SHORT_REASON)}"
@@ -58,21 +60,21 @@ def full_reason(generation: Generation) -> SafeString | str:
     """Everything recorded about why: block reason, finish reason, error code and the
     message (the client-safe text the API returns too)."""
     rows = [(label, value) for label, value in (
-        ("Block reason", generation.block_reason),
-        ("Finish reason", generation.finish_reason),
-        ("Error code", generation.error_code),
-        ("Message", generation.error_message),
+        (_("Block reason"), generation.block_reason),
+        (_("Finish reason"), generation.finish_reason),
+        (_("Error code"), generation.error_code),
+        (_("Message"), generation.error_message),
     ) if value]
     if not rows:
         if generation.status in WHY_STATUSES:
-            return "No reason was recorded."
+            return gettext("No reason was recorded.")
         return "—"
     return format_html('<dl class="aigen-why">{}</dl>', format_html_join(
         "", "<dt>{}</dt><dd>{}</dd>", rows))
 
 
 class ErrorCodeFilter(admin.SimpleListFilter):
-    title = "error code"
+    title = _("error code")
     parameter_name = "error_code"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

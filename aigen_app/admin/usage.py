@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import usage
 from .exports import csv_response
@@ -25,9 +26,12 @@ CSV_HEADER = ["day", "user", "started", "succeeded", "failed", "blocked", "token
 
 
 class UsageFilterForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    user = forms.CharField(required=False, help_text="A username; empty: every user.")
+    start = forms.DateField(label=_("Start"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("End"), required=False,
+                          widget=forms.DateInput(attrs={"type": "date"}))
+    user = forms.CharField(label=_("User"), required=False,
+                           help_text=_("A username; empty: every user."))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -35,7 +39,7 @@ class UsageFilterForm(forms.Form):
         data["end"] = data.get("end") or today
         data["start"] = data.get("start") or data["end"] - timedelta(days=DEFAULT_DAYS - 1)
         if data["start"] > data["end"]:
-            self.add_error(None, "The start date is after the end date.")
+            self.add_error(None, _("The start date is after the end date."))
         name = (data.get("user") or "").strip()
         data["owner"] = None
         if name:
@@ -43,7 +47,7 @@ class UsageFilterForm(forms.Form):
             data["owner"] = user_model._default_manager.filter(
                 **{user_model.USERNAME_FIELD: name}).first()
             if data["owner"] is None:
-                self.add_error("user", f"No user named {name!r}.")
+                self.add_error("user", _("No user named %(name)r.") % {"name": name})
         return data
 
 
@@ -61,7 +65,7 @@ def usage_view(model_admin: Any, request: HttpRequest) -> HttpResponseBase:
                                 [_csv_row(row) for row in rows])
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": "Usage and estimated cost",
+        "title": _("Usage and estimated cost"),
         "subtitle": None,
         "opts": model_admin.opts,
         "form": form,
