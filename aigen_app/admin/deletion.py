@@ -31,6 +31,9 @@ _M = TypeVar("_M", bound=models.Model)
 class ServiceDeletion(admin.ModelAdmin[_M]):
     """Delete permission as Django grants it; the deleting itself by ``delete_object``."""
 
+    # The order a selection is deleted in (e.g. refinements before what they refine).
+    deletion_order: tuple[str, ...] = ("pk",)
+
     def delete_object(self, obj: _M) -> None:
         """Delete ``obj`` through the services; raise ``ServiceError`` to refuse."""
         raise NotImplementedError
@@ -51,7 +54,7 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
         self.delete_logged(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[_M]) -> None:
-        for obj in queryset:
+        for obj in queryset.order_by(*self.deletion_order):
             self.delete_logged(request, obj)
 
     def delete_view(self, request: HttpRequest, object_id: str,
@@ -80,7 +83,7 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
         if perms_needed:
             raise PermissionDenied
         deleted = 0
-        for obj in queryset:
+        for obj in queryset.order_by(*self.deletion_order):
             try:
                 self.delete_logged(request, obj)
             except services.ServiceError as exc:

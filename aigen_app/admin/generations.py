@@ -84,6 +84,8 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     ]
 
     start_template = "admin/aigen_app/generation/start.html"
+    # Newest first: a refinement goes before the generation it continues from.
+    deletion_order = ("-created_at",)
 
     # -- urls -------------------------------------------------------------------------
 

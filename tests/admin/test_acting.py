@@ -145,6 +145,22 @@ def test_deleting_a_generation_goes_through_the_service(
     assert logged(DELETION, second.pk) == ["mod"]
 
 
+def test_a_selection_with_refinements_is_deleted_newest_first(
+        make_user: Callable[..., Any], make_generation: Callable[..., Generation]) -> None:
+    client = staff_client(make_user("mod"), *ACT_ALL)
+    first = make_generation("A fox")
+    second = make_generation("In the snow", refine=first)
+    third = make_generation("At night", refine=second)
+    selected = [str(g.pk) for g in (first, second, third)]
+
+    response = client.post(admin_url("generation"), {
+        "action": "delete_selected", "_selected_action": selected, "post": "yes"})
+
+    assert "Deleted 3 generations." in notes(response)
+    assert not Generation.objects.exists()
+    assert [logged(DELETION, g.pk) for g in (first, second, third)] == [["mod"]] * 3
+
+
 def test_deleting_conversations_with_the_list_action_removes_their_files(
         make_user: Callable[..., Any], make_generation: Callable[..., Generation],
         media_storage: Media, django_capture_on_commit_callbacks: Any) -> None:
