@@ -27,6 +27,7 @@ class MediaAssetAdmin(ServiceDeletion[MediaAsset], ReadOnlyAdmin[MediaAsset]):
     list_filter = ["asset_type", "mime_type", "created_at"]
     search_fields = ["display_name", "sha256", "id", "owner__username"]
     list_select_related = ["owner"]
+    actions = ["delete_selected"]
     fields = ["preview", "display_name", "asset_type", "owner", "dimensions", "mime_type",
               "size", "sha256", "id", "created_at"]
 

@@ -57,6 +57,7 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
     search_fields = ["title", "id", "owner__username"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
+    actions = ["delete_selected"]
     thread_template = "admin/aigen_app/conversation/thread.html"
     erase_template = "admin/aigen_app/conversation/erase.html"
 

@@ -29,7 +29,10 @@ _M = TypeVar("_M", bound=models.Model)
 
 
 class ServiceDeletion(admin.ModelAdmin[_M]):
-    """Delete permission as Django grants it; the deleting itself by ``delete_object``."""
+    """Delete permission as Django grants it; the deleting itself by ``delete_object``.
+
+    Subclasses list ``"delete_selected"`` in their ``actions``: Django then uses this
+    class's action instead of the site-wide one of the same name."""
 
     # The order a selection is deleted in (e.g. refinements before what they refine).
     deletion_order: tuple[str, ...] = ("pk",)
@@ -98,13 +101,6 @@ class ServiceDeletion(admin.ModelAdmin[_M]):
     def _noun(self, count: int) -> str:
         opts = self.opts
         return str(opts.verbose_name if count == 1 else opts.verbose_name_plural)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        # Keep the site-wide action's place at the top, with this implementation.
-        if "delete_selected" in actions:
-            actions["delete_selected"] = self.get_action("delete_selected")
-        return actions
 
 
 __all__ = ["ServiceDeletion"]

@@ -65,7 +65,7 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
-    actions = ["retry_generations", "cancel_generations", "export_csv"]
+    actions = ["delete_selected", "retry_generations", "cancel_generations", "export_csv"]
     fieldsets = [
         (None, {"fields": ["preview", "status_badge", "why", "owner", "conversation_link",
                            "parent_link", "refinements_links"]}),
