@@ -26,6 +26,14 @@ def result_rows(html: str) -> dict[str, str]:
     return rows
 
 
+def field(html: str, name: str) -> str:
+    """The text of one read-only field's value on a change page."""
+    match = re.search(rf'<div class="[^"]*field-{name}\b.*?<div class="readonly">(.*?)</div>',
+                      html, re.S)
+    assert match, f"no field {name}"
+    return match.group(1).strip()
+
+
 def thread_turns(html: str) -> list[tuple[int, str, str]]:
     """The conversation page's turns in document order: (position, role, their HTML)."""
     return [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,17 +12,9 @@ from aigen_app import services
 from aigen_app.models import Generation
 from tests.conftest import png_bytes
 
-from .helpers import admin_url
+from .helpers import admin_url, field
 
 pytestmark = pytest.mark.django_db
-
-
-def field(html: str, name: str) -> str:
-    """The text of one read-only field's value on a change page."""
-    match = re.search(rf'<div class="[^"]*field-{name}\b.*?<div class="readonly">(.*?)</div>',
-                      html, re.S)
-    assert match, f"no field {name}"
-    return match.group(1).strip()
 
 
 def test_detail_shows_preview_request_usage_timings_attempts_and_lineage(

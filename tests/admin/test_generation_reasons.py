@@ -15,8 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from aigen_app.admin.reasons import known_error_codes
 from aigen_app.models import Generation, GenerationStatus
 
-from .helpers import admin_url, result_rows
-from .test_generation_detail import field
+from .helpers import admin_url, field, result_rows
 
 pytestmark = pytest.mark.django_db
 
