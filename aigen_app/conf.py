@@ -91,6 +91,17 @@ DEFAULTS: dict[str, Any] = {
     # 302 to the storage's own (short-lived, signed on S3) URL, "auto" streams files of a
     # local storage (one with ``path()``) and redirects otherwise.
     "API_IMAGE_DELIVERY": "auto",
+    # Prices the admin's usage page estimates cost with: model id -> {"input": USD per
+    # 1M prompt tokens, "output": USD per 1M output tokens (candidates and thinking)}.
+    # A model is matched exactly, else by the longest id it starts with. Defaults as
+    # published for the paid tier (sources and dates: docs/admin.md); set
+    # your own, e.g. for the Batch API's half price. Never a bill: an estimate.
+    "PRICES": {
+        "gemini-nano-banana-2.1": {"input": 0.50, "output": 30.00},
+        "gemini-3.1-flash-image": {"input": 0.50, "output": 60.00},
+        "gemini-3-pro-image": {"input": 2.00, "output": 120.00},
+        "gemini-2.5-flash-image": {"input": 0.30, "output": 30.00},
+    },
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,9 +19,18 @@ from . import display
 _M = TypeVar("_M", bound=models.Model)
 
 
+def log_actions(request: HttpRequest, objects: Iterable[models.Model], action_flag: int,
+                message: str = "") -> None:
+    """Admin log entries (the object's History, the admin's "Recent actions") for
+    ``objects``, by the request's user; for any model, whichever admin acts on it."""
+    LogEntry.objects.log_actions(user_id=cast(int, request.user.pk), queryset=list(objects),
+                                 action_flag=action_flag, change_message=message)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin[_M]):
-    """Rows are written by the services only: staff view them, never add, edit or
-    delete them by hand (a hand edit would bypass the rules the services keep)."""
+    """Rows are written by the services only: staff view them, never edit them by hand
+    (a hand edit would bypass the rules the services keep). Admins that add or delete
+    do it through the services (``GenerationAdmin.add_view``, ``ServiceDeletion``)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -27,9 +27,10 @@ def fit(width: int | None, height: int | None, box: int) -> tuple[int, int] | No
 
 
 def image_tag(url: str, width: int | None, height: int | None, *, box: int, alt: str,
-              css_class: str = "aigen-thumb", link: bool = True) -> SafeString:
+              css_class: str = "aigen-thumb", link: bool = True,
+              href: str | None = None) -> SafeString:
     """An ``<img>`` for ``url`` with its size known before it loads (no layout shift),
-    optionally linking to the full image."""
+    optionally linking to the full image (``href``, by default ``url`` itself)."""
     size = fit(width, height, box)
     if size is None:
         img = format_html('<img src="{}" alt="{}" class="{}" style="max-width:{}px;'
@@ -41,7 +42,7 @@ def image_tag(url: str, width: int | None, height: int | None, *, box: int, alt:
                           url, alt, css_class, size[0], size[1])
     if not link:
         return img
-    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, img)
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', href or url, img)
 
 
 def status_badge(status: str) -> SafeString:

@@ -16,6 +16,10 @@ admin, commands and tasks call these and stay thin.
 - ``delete_media_asset``: delete an asset (refused while a pending or running
   generation uses it); its file goes after the commit unless a conversation still
   holds it.
+- ``delete_generation`` / ``delete_conversation``: delete through the rules (not while
+  a generation runs, not from under a refinement); files go after the commit.
+- ``erase_user_content``: the erasure recipe, a user's conversations and assets with
+  their files, in one transaction.
 - ``history_for``: the conversation history a generation is sent with.
 - Usage per user and day: ``Generation.objects.usage_by_user_and_day()``.
 """
@@ -23,6 +27,7 @@ admin, commands and tasks call these and stay thin.
 from .assets import add_media_asset, delete_media_asset, get_or_add_media_asset
 from .cleanup import MissingFile, find_missing_files, sweep_orphan_files
 from .creation import create_generation, refine
+from .erasure import Erasure, delete_conversation, delete_generation, erase_user_content
 from .errors import (
     AssetInUse,
     IdempotencyKeyReused,
@@ -37,6 +42,7 @@ from .turns import history_for
 
 __all__ = [
     "AssetInUse",
+    "Erasure",
     "IdempotencyKeyReused",
     "InputMissing",
     "InvalidGenerationState",
@@ -48,7 +54,10 @@ __all__ = [
     "build_request",
     "cancel_generation",
     "create_generation",
+    "delete_conversation",
+    "delete_generation",
     "delete_media_asset",
+    "erase_user_content",
     "find_missing_files",
     "get_or_add_media_asset",
     "history_for",

@@ -48,6 +48,7 @@ class _Spec:
     reference: tuple[bytes, ImageInfo] | None = None
     assets: list[MediaAsset] = field(default_factory=list)
     options: dict[str, str] = field(default_factory=dict)
+    ignore_daily_limit: bool = False
 
 
 def create_generation(
@@ -64,6 +65,7 @@ def create_generation(
     idempotency_key: str | None = None,
     title: str | None = None,
     options: dict[str, str] | None = None,
+    ignore_daily_limit: bool = False,
 ) -> Generation:
     """Start a generation in a new conversation and queue it.
 
@@ -74,11 +76,13 @@ def create_generation(
     With ``idempotency_key``, a second call by the same owner with the same inputs
     returns the first generation unchanged (and never calls the API again); with other
     inputs it raises ``IdempotencyKeyReused``. Raises ``ValidationError`` for bad input
-    and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``.
+    and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``, unless
+    ``ignore_daily_limit`` (an explicit override, e.g. by a superuser in the admin).
     """
     spec = _validated(owner, prompt, width, height, model or "", seed, reference_image,
                       media_assets, enable_grounding, idempotency_key, history_images=0,
                       options=options)
+    spec.ignore_daily_limit = ignore_daily_limit
     existing = _existing(owner, idempotency_key)
     if existing is not None:
         return _repeated(existing, spec, parent=None)
@@ -103,13 +107,15 @@ def refine(
     enable_grounding: bool | None = None,
     idempotency_key: str | None = None,
     options: dict[str, str] | None = None,
+    ignore_daily_limit: bool = False,
 ) -> Generation:
     """Continue ``generation``'s conversation with a new prompt and queue it.
 
     The parent must have succeeded. The new generation's history is the parent's line
     (see ``turns.history_for``); size, model and grounding default to the parent's,
     the owner to the parent's owner. ``options`` are not inherited: a refinement is an
-    edit, which takes other options than a first generation (docs/providers.md).
+    edit, which takes other options than a first generation (docs/providers.md). Quota and
+    ``ignore_daily_limit`` as in ``create_generation``.
     """
     parent = Generation.objects.get(pk=generation.pk)
     if parent.status != GenerationStatus.SUCCEEDED:
@@ -129,6 +135,7 @@ def refine(
         idempotency_key, history_images=history_images, parent_model=parent.model,
         options=options,
     )
+    spec.ignore_daily_limit = ignore_daily_limit
     existing = _existing(owner, idempotency_key)
     if existing is not None:
         return _repeated(existing, spec, parent=parent)
@@ -164,7 +171,8 @@ def _store(spec: _Spec, conversation: Any, parent: Generation | None) -> Generat
     try:
         with written_files() as files, transaction.atomic():
             # Lock order everywhere: owner row, then conversation row.
-            _enforce_daily_limit(spec.owner)
+            if not spec.ignore_daily_limit:
+                _enforce_daily_limit(spec.owner)
             generation = _insert(spec, conversation(), parent, files)
             enqueue_on_commit(generation.pk)
     except IntegrityError:

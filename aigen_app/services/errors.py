@@ -99,3 +99,14 @@ FAILURE_MESSAGES = {
                         "generation.",
     "file_missing": "The generated image is no longer stored; retry the generation.",
 }
+
+
+# The ``Generation.error_code`` values the services themselves record when a run fails
+# for a reason that is not the provider's (those are the client errors' ``code``).
+# ``tests/admin/test_generation_reasons.py`` checks every code the services write is here.
+RUN_ERROR_CODES: tuple[str, ...] = (
+    "attempts_exhausted",
+    "worker_lost",
+    "worker_stopped",
+    *FAILURE_MESSAGES,
+)

@@ -4,6 +4,7 @@ form, which continues the conversation through ``services.refine``."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from PIL import Image
 
 from aigen_app import services
+from aigen_app.admin.display import THREAD_BOX
 from aigen_app.emulator import running_emulator
 from aigen_app.models import Conversation, Generation, GenerationStatus, Turn, TurnPart
 from tests.conftest import DUMMY, aigen_settings_for
@@ -32,8 +35,9 @@ def page(client: Client, conversation_id: Any) -> str:
 
 
 def test_thread_shows_each_turn_in_order_with_role_text_images_and_signature_flags(
-        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
-    first = make_generation("A red lighthouse")
+        admin_client: Client, make_generation: Callable[..., Generation],
+        make_user: Callable[..., Any]) -> None:
+    first = make_generation("A red lighthouse", owner=make_user("ada"))
     second = make_generation("Make the sky stormy", refine=first)
     third = make_generation("Add a small boat", refine=second)
 
@@ -44,14 +48,29 @@ def test_thread_shows_each_turn_in_order_with_role_text_images_and_signature_fla
     prompts = [first.prompt, second.prompt, third.prompt]
     for (_, _, user_turn), prompt in zip(turns[0::2], prompts, strict=True):
         assert f'<div class="aigen-part-text">{prompt}</div>' in user_turn
-        assert "no thought signature" in user_turn
+        assert ">ada asked</span>" in user_turn
+        # Ids and signatures only behind the toggle.
+        details = user_turn.split('<details class="aigen-turn-details">')[1]
+        assert "no thought signature" in details
     for (_, _, model_turn), generation in zip(turns[1::2], (first, second, third), strict=True):
         assert generation.text in model_turn
         part = TurnPart.objects.get(turn__generation=generation, kind="image")
-        assert image_sources(model_turn) == [admin_url(
-            "conversation", "part_image", object_id=first.conversation_id, part_id=part.pk)]
-        assert "thought signature held on 2 of 2 parts" in model_turn
-        assert admin_url("generation", "change", generation.pk) in model_turn
+        # A lazy thumbnail that links to the full image.
+        thumbnail = admin_url("conversation", "part_thumbnail",
+                              object_id=first.conversation_id, part_id=part.pk)
+        full = admin_url("conversation", "part_image",
+                         object_id=first.conversation_id, part_id=part.pk)
+        assert image_sources(model_turn) == [thumbnail]
+        assert f'<a href="{full}" target="_blank" rel="noopener"><img src="{thumbnail}"' in (
+            model_turn)
+        assert 'loading="lazy"' in model_turn
+        assert ">Model answered</span>" in model_turn
+        assert "aigen-status--succeeded" in model_turn
+        head, details = model_turn.split('<details class="aigen-turn-details">')
+        assert "thought signature held on 2 of 2 parts" in details
+        assert admin_url("generation", "change", generation.pk) in details
+        assert f"{generation.prompt_tokens} in, {generation.candidates_tokens} out" in details
+        assert str(generation.pk) not in head and "signature" not in head
 
 
 def test_the_thread_takes_the_same_number_of_queries_however_long(
@@ -70,6 +89,55 @@ def test_the_thread_takes_the_same_number_of_queries_however_long(
         latest = make_generation(prompt, refine=latest)
     assert len(thread_turns(page(admin_client, first.conversation_id))) == 8
     assert queries() == short
+
+
+def test_a_200_turn_thread_renders_in_a_bounded_number_of_queries(
+        admin_client: Client, make_generation: Callable[..., Generation],
+        django_assert_max_num_queries: Any) -> None:
+    first = make_generation("A red lighthouse")
+    part = TurnPart.objects.get(turn__generation=first, kind="image")
+    # 99 more answered generations, written directly: only the page is under test.
+    for position in range(2, 200, 2):
+        generation = Generation.objects.create(
+            owner=first.owner, conversation=first.conversation, prompt=f"Prompt {position}",
+            width=96, height=64, status=GenerationStatus.SUCCEEDED, text=f"Reply {position}")
+        user = Turn.objects.create(conversation=first.conversation, generation=generation,
+                                   position=position, role="user")
+        model = Turn.objects.create(conversation=first.conversation, generation=generation,
+                                    position=position + 1, role="model")
+        TurnPart.objects.bulk_create([
+            TurnPart(turn=user, index=0, kind="text", text=f"Prompt {position}"),
+            TurnPart(turn=model, index=0, kind="text", text=f"Reply {position}"),
+            TurnPart(turn=model, index=1, kind="image", image=part.image.name,
+                     mime_type=part.mime_type, sha256=part.sha256, thought_signature="c2ln"),
+        ])
+
+    with django_assert_max_num_queries(15):
+        html = page(admin_client, first.conversation_id)
+
+    assert len(thread_turns(html)) == 200
+    images = re.findall(r"<img [^>]*>", html.split('class="aigen-thread"')[1])
+    assert len(images) == 100
+    assert all('loading="lazy"' in img and "/thumbnail/" in img for img in images)
+
+
+def test_thumbnails_are_small_and_cached_the_full_image_is_a_click_away(
+        admin_client: Client, make_generation: Callable[..., Generation]) -> None:
+    generation = make_generation("A red lighthouse", width=1024, height=512)
+    part = TurnPart.objects.get(turn__generation=generation, kind="image")
+    url = admin_url("conversation", "part_thumbnail", object_id=generation.conversation_id,
+                    part_id=part.pk)
+
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    thumbnail = Image.open(io.BytesIO(response.content))
+    assert max(thumbnail.size) <= THREAD_BOX
+    assert response["ETag"] == f'"{part.sha256}-{THREAD_BOX}"'
+    assert admin_client.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    full = admin_client.get(admin_url("conversation", "part_image",
+                                      object_id=generation.conversation_id, part_id=part.pk))
+    # The model's own image, at the size it answered with.
+    assert max(Image.open(io.BytesIO(full.getvalue())).size) > THREAD_BOX
 
 
 def test_the_page_never_shows_a_thought_signature(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,17 +12,9 @@ from aigen_app import services
 from aigen_app.models import Generation
 from tests.conftest import png_bytes
 
-from .helpers import admin_url
+from .helpers import admin_url, field
 
 pytestmark = pytest.mark.django_db
-
-
-def field(html: str, name: str) -> str:
-    """The text of one read-only field's value on a change page."""
-    match = re.search(rf'<div class="[^"]*field-{name}\b.*?<div class="readonly">(.*?)</div>',
-                      html, re.S)
-    assert match, f"no field {name}"
-    return match.group(1).strip()
 
 
 def test_detail_shows_preview_request_usage_timings_attempts_and_lineage(
@@ -84,7 +75,7 @@ def test_detail_of_a_blocked_generation_says_why(
 
 
 @pytest.mark.parametrize("model", ["generation", "conversation", "mediaasset"])
-def test_rows_cannot_be_added_edited_or_deleted_by_hand(
+def test_rows_are_never_edited_by_hand(
         admin_client: Client, make_generation: Callable[..., Generation],
         make_user: Callable[..., Any], model: str) -> None:
     owner = make_user()
@@ -93,14 +84,12 @@ def test_rows_cannot_be_added_edited_or_deleted_by_hand(
     pk = {"generation": generation.pk, "conversation": generation.conversation_id,
           "mediaasset": asset.pk}[model]
 
-    assert admin_client.get(admin_url(model, "add")).status_code == 403
-    assert admin_client.post(admin_url(model, "delete", pk), {"post": "yes"}).status_code == 403
+    if model != "generation":  # a generation is added by the start form (test_acting)
+        assert admin_client.get(admin_url(model, "add")).status_code == 403
     if model != "conversation":  # its page is the thread, with the refine form
         html = admin_client.get(admin_url(model, "change", pk)).content.decode()
         assert 'name="_save"' not in html
         assert admin_client.post(admin_url(model, "change", pk),
                                  {"prompt": "edited"}).status_code == 403
-    listing = admin_client.get(admin_url(model)).content.decode()
-    assert "delete_selected" not in listing
     generation.refresh_from_db()
     assert generation.prompt == "A poster"

@@ -52,7 +52,8 @@ def test_each_row_shows_thumbnail_status_prompt_owner_model_size_tokens_created(
     assert done.model and f">{done.model}<" in row
     assert ">256x128<" in row
     assert done.total_tokens > 0 and f">{done.total_tokens}<" in row
-    assert 'class="field-created_at' in row
+    local = timezone.localtime(done.created_at)
+    assert f'<td class="field-created">{local:%Y-%m-%d %H:%M}</td>' in row
 
     blocked_row = rows[str(blocked.pk)]
     assert "aigen-status--blocked" in blocked_row
