@@ -128,6 +128,13 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+def _prices(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(model, str) and isinstance(price, dict) and set(price) == {"input", "output"}
+        and all(_number(v) and v >= 0 for v in price.values())
+        for model, price in value.items())
+
+
 def _safety_settings(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(item, dict) and set(item) == {"category", "threshold"}
@@ -169,6 +176,8 @@ RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "API_PAGE_SIZE": ("an integer of at least 1", _integer(1)),
     "API_MAX_PAGE_SIZE": ("an integer of at least 1", _integer(1)),
     "API_COUNT_LIMIT": ("None or an integer of at least 1", _optional(_integer(1))),
+    "PRICES": ('a dict of model id -> {"input": USD, "output": USD} per 1M tokens (>= 0)',
+               _prices),
     "API_IMAGE_DELIVERY": (f"one of {', '.join(map(repr, DELIVERIES))}",
                            lambda v: v in DELIVERIES),
 }

@@ -71,7 +71,7 @@ class ProviderFilter(admin.SimpleListFilter):
 @admin.register(Generation)
 class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     list_display = ["thumbnail", "status_badge", "prompt_excerpt", "reason", "owner",
-                    "provider", "model", "size", "tokens", "created"]
+                    "provider_model", "size", "tokens", "created"]
     list_display_links = ["thumbnail", "prompt_excerpt"]
     list_filter = ["status", ErrorCodeFilter, ProviderFilter, ("model", NonEmptyValuesFilter),
                    ("finish_reason", NonEmptyValuesFilter),
@@ -201,12 +201,14 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
     def prompt_excerpt(self, obj: Generation) -> str:
         return display.excerpt(obj.prompt)
 
-    @admin.display(description=_("Provider"))
-    def provider(self, obj: Generation) -> str:
+    @admin.display(description=_("Model"), ordering="model")
+    def provider_model(self, obj: Generation) -> SafeString:
+        # One column for both: at 1280 px a provider column of its own clipped the list.
         try:
-            return PROVIDER_LABELS[provider_of(obj.model)]
+            provider = PROVIDER_LABELS[provider_of(obj.model)]
         except ModelNotFoundError:
-            return "—"
+            provider = "—"
+        return format_html('<span class="aigen-provider">{}</span><br>{}', provider, obj.model)
 
     @admin.display(description=_("Why"))
     def reason(self, obj: Generation) -> SafeString | str:
