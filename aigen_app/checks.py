@@ -12,9 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .client import ModelNotFoundError
 from .client.catalog import PROVIDER_LABELS, provider_of
-from .client.client import PROVIDER_CLASSES, default_model, provider_key
+from .client.client import PROVIDER_CLASSES, provider_key
+from .client_factory import default_model_name, provider_configs
 from .conf import DEFAULTS, aigen_settings, invalid_settings
-from .gateway import provider_configs
 
 
 @register()
@@ -49,7 +49,7 @@ PROVIDER_KEY_SETTINGS = {"gemini": "API_KEY", "openai": "OPENAI_API_KEY"}
 def check_providers(conf: Mapping[str, Any]) -> list[CheckMessage]:
     """An error for a default model no provider serves; a warning, saying which
     providers are configured, when the default model's provider has no key."""
-    model = default_model(conf["MODEL"])
+    model = default_model_name(conf["MODEL"])
     try:
         default = provider_of(model)
     except ModelNotFoundError as exc:

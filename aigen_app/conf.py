@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     # Task runs per generation before it fails for good: runs that crashed or used the
     # API up. A deferral past a wait longer than MAX_RETRY_WAIT does not count.
     "TASK_MAX_ATTEMPTS": 5,
+    # Threads (each with its own database connection) for the database steps of the
+    # runs a worker awaits on its event loop (procrastinate): per worker process.
+    "DATABASE_THREADS": 4,
     # Generations a user may start per day (None: unlimited). Days are calendar days in
     # settings.TIME_ZONE; retries of a generation do not count again.
     "USER_DAILY_LIMIT": None,
@@ -165,6 +168,7 @@ RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "TASK_QUEUE": ("a queue name (a non-empty string)", _text),
     "GENERATION_DEADLINE": POSITIVE_NUMBER,
     "TASK_MAX_ATTEMPTS": ("an integer of at least 1", _integer(1)),
+    "DATABASE_THREADS": ("an integer of at least 1", _integer(1)),
     "USER_DAILY_LIMIT": ("None or an integer of at least 0", _optional(_integer(0))),
     "MAX_IMAGE_BYTES": ("an integer of at least 1", _integer(1)),
     "RATE_LIMIT_DEFAULT_WAIT": POSITIVE_NUMBER,

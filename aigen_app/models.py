@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, ExpressionWrapper, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Mod, TruncDate
 from django.db.models.lookups import Exact
 from django.utils import timezone
@@ -311,6 +311,17 @@ class PartKind(models.TextChoices):
     IMAGE = "image", "Image"
 
 
+class TurnPartQuerySet(models.QuerySet["TurnPart"]):
+    def without_signatures(self) -> TurnPartQuerySet:
+        """Parts in index order for showing, without their thought signatures (one can
+        be half a megabyte, and none is ever shown): ``has_thought_signature`` says
+        whether the part holds one."""
+        held = ExpressionWrapper(Q(thought_signature__isnull=False),
+                                 output_field=models.BooleanField())
+        return self.defer("thought_signature").annotate(
+            has_thought_signature=held).order_by("index")
+
+
 class TurnPart(models.Model):
     """Text or an image, with the thought signature the model attached to it."""
 
@@ -327,6 +338,8 @@ class TurnPart(models.Model):
     # Opaque base64 exactly as received; can exceed 500 KB (TEXT on every backend).
     # None = the part carried no signature, which replay must preserve.
     thought_signature = models.TextField(null=True, blank=True)  # noqa: DJ001
+
+    objects = TurnPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["turn", "index"]

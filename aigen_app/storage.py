@@ -11,15 +11,12 @@ the files the services wrote go if that transaction fails.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import mimetypes
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
 from typing import IO, Any
@@ -29,7 +26,6 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
-from PIL import Image, UnidentifiedImageError
 
 from .conf import aigen_settings
 
@@ -99,29 +95,6 @@ class AigenStorage(Storage):
 
 
 aigen_storage = AigenStorage()
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What listings show about an image, measured once when it is stored."""
-
-    mime_type: str
-    width: int
-    height: int
-    byte_size: int
-    sha256: str
-
-
-def inspect_image(data: bytes) -> ImageInfo:
-    """Measure ``data``; ValueError when it is not an image Pillow can read."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            mime = Image.MIME.get(img.format or "", "")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError("not a readable image") from exc
-    return ImageInfo(mime or "application/octet-stream", width, height, len(data),
-                     hashlib.sha256(data).hexdigest())
 
 
 def new_name(kind: str, mime_type: str) -> str:

@@ -18,6 +18,11 @@ Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
   ``python manage.py aigen_worker --queue-name <TASK_QUEUE>`` (``db_worker`` made to
   outlive database outages; docs/workers.md) on one machine or several
   sharing PostgreSQL. It can defer work, so rate-limited generations wait and retry.
+- ``aigen_app.procrastinate_backend.ProcrastinateBackend`` (the ``procrastinate`` extra,
+  PostgreSQL only): generations run as ``async def`` jobs of ``manage.py procrastinate
+  worker --concurrency 256``, hundreds in flight per process on a handful of database
+  connections; it can defer. Add ``procrastinate.contrib.django`` to INSTALLED_APPS and
+  set ``PROCRASTINATE_ON_APP_READY`` (docs/workers.md).
 - RQ (the ``rq`` extra: ``django-tasks-rq`` and ``django-rq``): add ``django_rq`` to
   INSTALLED_APPS, set ``"BACKEND": "django_tasks_rq.RQBackend"``, list every queue in
   ``RQ_QUEUES`` (``default`` too: the task is declared on it) with a
@@ -25,8 +30,9 @@ Backends (``settings.TASKS``, alias ``AIGEN["TASK_BACKEND"]``, queue
   <TASK_QUEUE> --with-scheduler --job-class django_tasks_rq.Job`` (the scheduler runs
   deferred generations) on as many machines as you like. The demo project does all
   this with ``AIGEN_TASK_BACKEND=rq``. Celery: a tasks backend for Celery plugs in the
-  same way. Nothing here depends on the backend
-  beyond ``enqueue`` and the ``supports_defer`` flag; where it cannot defer, a generation
+  same way. Running needs nothing of the backend beyond ``enqueue`` and the
+  ``supports_defer`` flag (``aigen_recover`` also reads the queue of the two that keep it
+  in the database: ``services.task_rows``); where it cannot defer, a generation
   told by the API to wait longer than ``AIGEN["MAX_RETRY_WAIT"]`` (a 429, or a 5xx with
   Retry-After) fails with that reason.
 

@@ -113,6 +113,7 @@ TASK_BACKENDS = {
     "immediate": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend",
     "database": "django_tasks_db.DatabaseBackend",
     "rq": "django_tasks_rq.RQBackend",
+    "procrastinate": "aigen_app.procrastinate_backend.ProcrastinateBackend",
 }
 TASKS = {
     "default": {
@@ -120,6 +121,13 @@ TASKS = {
                                      "aigen_app.inprocess.InProcessBackend")
     }
 }
+if find_spec("procrastinate") is not None and DATABASES["default"]["ENGINE"].endswith(
+        "postgresql"):
+    # AIGEN_TASK_BACKEND=procrastinate (the `procrastinate` extra, PostgreSQL only): run
+    # `python manage.py procrastinate worker --concurrency 256
+    # --shutdown-graceful-timeout 30` (docs/workers.md).
+    INSTALLED_APPS.append("procrastinate.contrib.django")
+    PROCRASTINATE_ON_APP_READY = "aigen_app.procrastinate_backend.on_app_ready"
 if find_spec("django_rq") is not None:
     INSTALLED_APPS.append("django_rq")
     # A job may run as long as a generation may (AIGEN DEADLINE plus storage): RQ kills
@@ -145,6 +153,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
         "aigen": {"handlers": ["console"], "level": os.environ.get("AIGEN_LOG", "WARNING")},
+        # The procrastinate worker's start, stop and job lines (the `procrastinate` extra).
+        "procrastinate": {"handlers": ["console"], "level": "INFO"},
     },
 }
 

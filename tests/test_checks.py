@@ -8,6 +8,16 @@ from django.test import override_settings
 from aigen_app.checks import check_aigen_settings
 
 
+def installed_apps_without(app: str) -> list[str]:
+    """INSTALLED_APPS less ``app``, and less procrastinate's app (installed on PostgreSQL):
+    its ``ready()`` can't run twice in one process (procrastinate 3.10 registers its
+    built-in tasks again and raises TaskAlreadyRegistered), and an override runs it."""
+    from django.conf import settings
+
+    return [name for name in settings.INSTALLED_APPS
+            if name not in (app, "procrastinate.contrib.django")]
+
+
 def ids(**aigen: object) -> set[str]:
     # DEBUG on: the immediate task backend of the test settings is then not a warning.
     with override_settings(AIGEN=aigen, DEBUG=True):
@@ -80,10 +90,7 @@ def test_public_or_long_lived_image_urls_warn(options: dict[str, object], warned
 
 
 def test_token_authentication_needs_the_authtoken_app() -> None:
-    from django.conf import settings
-
-    apps = [app for app in settings.INSTALLED_APPS if app != "rest_framework.authtoken"]
-    with override_settings(INSTALLED_APPS=apps):
+    with override_settings(INSTALLED_APPS=installed_apps_without("rest_framework.authtoken")):
         assert "aigen.W005" in ids(API_KEY="k")
     assert "aigen.W005" not in ids(API_KEY="k")
 
@@ -107,10 +114,8 @@ def host_ids(**overrides: object) -> set[str]:
 
 
 def test_swagger_ui_from_a_cdn_warns() -> None:
-    from django.conf import settings
-
     assert "aigen.W007" not in host_ids()
-    apps = [app for app in settings.INSTALLED_APPS if app != "drf_spectacular_sidecar"]
+    apps = installed_apps_without("drf_spectacular_sidecar")
     assert "aigen.W007" in host_ids(INSTALLED_APPS=apps)
 
 
@@ -142,6 +147,7 @@ def test_every_key_has_a_rule_and_every_default_passes_it() -> None:
     ("MAX_RETRIES", -1, "an integer of at least 0"),
     ("TIMEOUT", "120", "a number greater than 0"),
     ("API_PAGE_SIZE", 0, "an integer of at least 1"),
+    ("DATABASE_THREADS", 0, "an integer of at least 1"),
     ("API_CREATE_RATE", "30 per minute", '"30/minute"'),
     ("API_IMAGE_DELIVERY", "proxy", "'auto', 'stream', 'redirect'"),
     ("BASE_URL", "localhost:8000", "http(s) URL"),

@@ -19,7 +19,7 @@ from aigen_app.inprocess import InProcessBackend
 from aigen_app.models import Generation, GenerationStatus
 from aigen_app.signals import generation_started
 from aigen_app.tasks import get_backend
-from tests.conftest import Media
+from tests.support import Media
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IN_PROCESS = {"BACKEND": "aigen_app.inprocess.InProcessBackend",

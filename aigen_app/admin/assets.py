@@ -12,11 +12,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
+from ..image_responses import stored_image
 from ..models import MediaAsset
 from . import display
 from .base import ReadOnlyAdmin
 from .deletion import ServiceDeletion
-from .images import stream_image
 
 
 @admin.register(MediaAsset)
@@ -44,7 +44,7 @@ class MediaAssetAdmin(ServiceDeletion[MediaAsset], ReadOnlyAdmin[MediaAsset]):
 
     def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         asset = self.viewable(request, object_id)
-        return stream_image(request, asset.image.name or "", asset.mime_type, asset.sha256)
+        return stored_image(request, asset.image.name or "", asset.mime_type, asset.sha256)
 
     @admin.display(description=_("Image"))
     def thumbnail(self, obj: MediaAsset) -> SafeString:

@@ -18,10 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import (
-    BooleanField,
-    ExpressionWrapper,
     Prefetch,
-    Q,
     QuerySet,
 )
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,6 +29,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
+from ..image_responses import stored_image, thumbnail
 from ..models import (
     Conversation,
     Generation,
@@ -46,7 +44,6 @@ from . import display
 from .base import ReadOnlyAdmin, log_actions
 from .deletion import ServiceDeletion
 from .forms import RefineForm
-from .images import stream_image, stream_thumbnail
 
 
 @admin.register(Conversation)
@@ -95,12 +92,12 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
     def part_image_view(self, request: HttpRequest, object_id: str,
                         part_id: int) -> HttpResponseBase:
         part = self._image_part(request, object_id, part_id)
-        return stream_image(request, part.image.name or "", part.mime_type, part.sha256)
+        return stored_image(request, part.image.name or "", part.mime_type, part.sha256)
 
     def part_thumbnail_view(self, request: HttpRequest, object_id: str,
                             part_id: int) -> HttpResponseBase:
         part = self._image_part(request, object_id, part_id)
-        return stream_thumbnail(request, part.image.name or "", part.sha256,
+        return thumbnail(request, part.image.name or "", part.sha256,
                                 display.THREAD_BOX)
 
     def _image_part(self, request: HttpRequest, object_id: str, part_id: int) -> TurnPart:
@@ -216,10 +213,7 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
     def thread(self, conversation: Conversation) -> list[dict[str, Any]]:
         """The turns in position order, with what the template shows of each (a
         constant number of queries, however long the thread)."""
-        parts = TurnPart.objects.defer("thought_signature").annotate(
-            has_signature=ExpressionWrapper(Q(thought_signature__isnull=False),
-                                            output_field=BooleanField()),
-        ).order_by("index")
+        parts = TurnPart.objects.without_signatures()
         turns = (Turn.objects.filter(conversation=conversation).order_by("position")
                  .select_related("generation__owner")
                  .prefetch_related(Prefetch("parts", queryset=parts)))
@@ -230,7 +224,7 @@ class ConversationAdmin(ServiceDeletion[Conversation], ReadOnlyAdmin[Conversatio
         parts = []
         for part in turn.parts.all():
             entry: dict[str, Any] = {"part": part,
-                                     "signed": bool(getattr(part, "has_signature", False))}
+                                     "signed": bool(getattr(part, "has_thought_signature", False))}
             if part.is_image:
                 # A small thumbnail, loaded lazily, links to the full image. No
                 # dimension columns on parts (the model's raw image may differ in size

@@ -17,15 +17,8 @@ from .. import services
 from ..client import MODELS
 from ..client.openai_catalog import ALL_BACKGROUNDS, OUTPUT_FORMATS, QUALITIES_25
 from ..models import Generation, MediaAsset
+from ..services import rules
 
-# Which form field a service's ValidationError code is about; others are shown above
-# the form.
-FIELD_OF_CODE = {
-    "prompt_empty": "prompt", "invalid_seed": "seed", "seed_unsupported": "seed",
-    "invalid_size": "width", "invalid_model": "model", "invalid_image": "reference_image",
-    "image_too_large": "reference_image", "invalid_asset": "media_assets",
-    "too_many_images": "media_assets", "grounding_unsupported": "enable_grounding",
-}
 # The OpenAI image options a refinement (an edit) may take; which values a model takes
 # is checked by the services (moderation applies to first generations only).
 EDIT_OPTIONS = {"quality": QUALITIES_25, "output_format": OUTPUT_FORMATS,
@@ -46,8 +39,8 @@ class ServiceForm(forms.Form):
     (a double click, a reload) creates one generation. ``ignore_daily_limit`` exists
     only for superusers."""
 
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=255,
-                                      required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False,
+                                      validators=rules.field_validators("idempotency_key"))
 
     def __init__(self, *args: Any, allow_override: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
@@ -68,7 +61,9 @@ class ServiceForm(forms.Form):
         try:
             return self.create()
         except ValidationError as exc:
-            self.add_error(FIELD_OF_CODE.get(exc.code or ""), exc)
+            # Beside the input it concerns when the form shows that input, else above.
+            field = getattr(exc, "field", None)
+            self.add_error(field if field in self.fields else None, exc)
         except services.ServiceError as exc:
             self.add_error(None, exc.message)
         return None
@@ -82,13 +77,15 @@ class StartGenerationForm(ServiceForm):
     owner = forms.CharField(label=_("For user"), help_text=_(
         "The username of the user the generation belongs to (and whose daily limit it "
         "counts toward)."))
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
-    width = forms.IntegerField(initial=1024, min_value=1)
-    height = forms.IntegerField(initial=1024, min_value=1)
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+                             validators=rules.field_validators("prompt"))
+    width = forms.IntegerField(initial=1024, validators=rules.field_validators("width"))
+    height = forms.IntegerField(initial=1024, validators=rules.field_validators("height"))
     model = forms.ChoiceField(choices=_model_choices, required=False)
-    seed = forms.IntegerField(required=False, help_text=_("Empty: a random seed."))
+    seed = forms.IntegerField(required=False, validators=rules.field_validators("seed"),
+                              help_text=_("Empty: a random seed."))
     enable_grounding = forms.BooleanField(required=False)
-    reference_image = forms.FileField(required=False, help_text=_("PNG, JPEG or WebP."))
+    reference_image = forms.FileField(required=False, help_text=_("PNG, JPEG, WebP or HEIC/HEIF."))
     media_assets = forms.CharField(
         required=False, widget=forms.TextInput(attrs={"size": 80}),
         help_text=_("Ids of the user's media assets, separated by commas or spaces."),
@@ -132,13 +129,15 @@ class StartGenerationForm(ServiceForm):
 class RefineForm(ServiceForm):
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        validators=rules.field_validators("prompt"),
         help_text=_("What to change in the latest image."),
     )
-    width = forms.IntegerField(required=False, min_value=1,
+    width = forms.IntegerField(required=False, validators=rules.field_validators("width"),
                                help_text=_("Empty: the refined generation's width."))
-    height = forms.IntegerField(required=False, min_value=1,
+    height = forms.IntegerField(required=False, validators=rules.field_validators("height"),
                                 help_text=_("Empty: the refined generation's height."))
-    seed = forms.IntegerField(required=False, help_text=_("Empty: a random seed (Gemini)."))
+    seed = forms.IntegerField(required=False, validators=rules.field_validators("seed"),
+                              help_text=_("Empty: a random seed (Gemini)."))
     quality = _option_field("quality", EDIT_OPTIONS["quality"])
     output_format = _option_field("output_format", EDIT_OPTIONS["output_format"])
     background = _option_field("background", EDIT_OPTIONS["background"])

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..client import ModelNotFoundError, provider_of
 from ..client.catalog import PROVIDER_LABELS
+from ..image_responses import stored_image
 from ..models import Generation, MediaAsset, provider_match
 from ..services.lifecycle import CANCELABLE, RETRYABLE
 from . import display
@@ -35,7 +36,6 @@ from .base import ReadOnlyAdmin
 from .deletion import ServiceDeletion
 from .exports import csv_response
 from .forms import StartGenerationForm
-from .images import stream_image
 from .reasons import ErrorCodeFilter, full_reason, short_reason
 from .usage import usage_view
 
@@ -174,12 +174,12 @@ class GenerationAdmin(ServiceDeletion[Generation], ReadOnlyAdmin[Generation]):
 
     def image_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         generation = self.viewable(request, object_id)
-        return stream_image(request, generation.image.name or "", generation.mime_type,
+        return stored_image(request, generation.image.name or "", generation.mime_type,
                             generation.sha256)
 
     def reference_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         generation = self.viewable(request, object_id)
-        return stream_image(request, generation.reference_image.name or "",
+        return stored_image(request, generation.reference_image.name or "",
                             generation.reference_mime_type)
 
     # -- list columns -----------------------------------------------------------------

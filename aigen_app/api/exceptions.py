@@ -28,9 +28,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..services import (
     AssetInUse,
+    DailyLimitReached,
     IdempotencyKeyReused,
     InvalidGenerationState,
-    QuotaExceeded,
     ServiceError,
 )
 
@@ -41,39 +41,29 @@ INTERNAL_ERROR = {"code": "internal_error",
 logger = logging.getLogger("aigen.api")
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The resource's state does not allow this operation."
-    default_code = "invalid_state"
-
-
-class AssetBusy(Conflict):
-    default_detail = "A generation that has not finished uses this asset."
-    default_code = "asset_in_use"
-
-
-class KeyReused(exceptions.APIException):
-    """The IETF idempotency-key draft's answer to a key reused with another payload."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This idempotency key was already used for a different request."
-    default_code = "idempotency_key_reused"
-
-
-class QuotaReached(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Daily generation limit reached."
-    default_code = "quota_exceeded"
-
-    def __init__(self, detail: str, wait: int) -> None:
-        super().__init__(detail)
-        self.wait = wait
+# The HTTP status of each service refusal, by class (the first match wins, so subclasses
+# first); its ``code`` and message are the service error's own.
+SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (DailyLimitReached, status.HTTP_429_TOO_MANY_REQUESTS),
+    (InvalidGenerationState, status.HTTP_409_CONFLICT),
+    (AssetInUse, status.HTTP_409_CONFLICT),
+    # The IETF idempotency-key draft's answer to a key reused with another payload.
+    (IdempotencyKeyReused, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (ServiceError, status.HTTP_400_BAD_REQUEST),
+)
 
 
 class ServiceRefused(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The request was refused."
-    default_code = "service_error"
+    """A service's refusal (``ServiceError``) as an API error: its status from
+    ``SERVICE_STATUS``, its code and message the service's; ``wait`` (seconds) for a
+    limit that resets."""
+
+    def __init__(self, error: ServiceError, wait: float | None = None) -> None:
+        super().__init__(error.message, code=error.code)
+        self.code = error.code
+        self.status_code = next(code for cls, code in SERVICE_STATUS
+                                if isinstance(error, cls))
+        self.wait = wait
 
 
 # Codes of DRF's own exceptions, by class (the first match wins, so subclasses first).
@@ -120,21 +110,17 @@ def translate(exc: Exception) -> Exception:
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
-    if isinstance(exc, QuotaExceeded):
-        wait = max(1, math.ceil((exc.resets_at - timezone.now()).total_seconds()))
-        return QuotaReached(exc.message, wait)
-    if isinstance(exc, InvalidGenerationState):
-        return Conflict(exc.message)
-    if isinstance(exc, AssetInUse):
-        return AssetBusy(exc.message)
-    if isinstance(exc, IdempotencyKeyReused):
-        return KeyReused(exc.message)
+    if isinstance(exc, DailyLimitReached):
+        return ServiceRefused(exc, wait=max(1, math.ceil(
+            (exc.resets_at - timezone.now()).total_seconds())))
     if isinstance(exc, ServiceError):
-        return ServiceRefused(exc.message, code=exc.code)
+        return ServiceRefused(exc)
     return exc
 
 
 def error_code(exc: exceptions.APIException) -> str:
+    if isinstance(exc, ServiceRefused):
+        return exc.code
     for cls, code in CODES:
         if isinstance(exc, cls):
             return code
@@ -179,10 +165,16 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _django_detail(exc: DjangoValidationError) -> Any:
+    """Field errors: each refusal under the input it names (a service's
+    ``InvalidInput.field``, whatever its code), else under ``non_field_errors``."""
     if hasattr(exc, "error_dict"):
         return {key: get_error_detail(DjangoValidationError(value))
                 for key, value in exc.error_dict.items()}
-    return {NON_FIELD: get_error_detail(exc)}
+    detail: dict[str, list[Any]] = {}
+    for error in exc.error_list:
+        field = getattr(error, "field", None) or NON_FIELD
+        detail.setdefault(field, []).extend(get_error_detail(error))
+    return detail
 
 
 def _first_message(fields: dict[str, list[str]]) -> str:

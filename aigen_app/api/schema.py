@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from ..services.rules import MAX_IDEMPOTENCY_KEY
 from .strict import StrictInput
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +47,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
         "Stable, machine-readable: validation_error, parse_error, not_authenticated, "
         "authentication_failed, permission_denied, not_found, method_not_allowed, "
         "not_acceptable, unsupported_media_type, invalid_state, asset_in_use, "
-        "idempotency_key_reused, rate_limited, quota_exceeded."))
+        "idempotency_key_reused, rate_limited, daily_limit_reached."))
     message = serializers.CharField(help_text="For people; may change between releases.")
     # The metaclass moves declared fields off the class, so this does not shadow
     # Serializer.fields at run time.
@@ -68,8 +69,8 @@ ERROR_DESCRIPTIONS = {
     415: "Unsupported request Content-Type (code unsupported_media_type).",
     422: "The Idempotency-Key already started a generation with other inputs "
          "(code idempotency_key_reused); use a new key for a new request.",
-    429: "Too many creates (code rate_limited) or the daily generation limit is used up "
-         "(code quota_exceeded); see Retry-After.",
+    429: "Too many creates (code rate_limited) or this site's daily generation limit per "
+         "user is used up (code daily_limit_reached); see Retry-After.",
 }
 READ = (401, 403, 406)
 LIST = (400, 404, *READ)
@@ -93,9 +94,9 @@ RETRY_AFTER = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Up to 255 characters. Repeating a create with the same key and the same "
-                "inputs returns the generation the first request made instead of starting "
-                "another; the same key with different inputs answers 422 "
+    description=f"Up to {MAX_IDEMPOTENCY_KEY} characters. Repeating a create with the "
+                "same key and the same inputs returns the generation the first request "
+                "made instead of starting another; the same key with different inputs answers 422 "
                 "idempotency_key_reused.",
 )
 IMAGE_RESPONSES: dict[Any, Any] = {

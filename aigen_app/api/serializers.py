@@ -4,8 +4,7 @@ services; output serializers link images to the API's owner-only endpoints."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,45 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import services
-from ..client.catalog import MAX_EDGE
+from .. import images, services
 from ..models import AssetType, Conversation, Generation, MediaAsset, Turn, TurnPart
-from ..services.inputs import SEED_RANGE
-from . import uploads
+from ..services import rules
 from .strict import StrictInput
 
-MAX_PROMPT = 32_000
 # Where the viewsets' queryset puts a generation's asset links, in order.
 PREFETCHED_ASSET_LINKS = "prefetched_asset_links"
-# Which input a service's refusal is about, by its ValidationError code.
-SERVICE_FIELDS = {
-    "prompt_empty": "prompt",
-    "invalid_size": "width",
-    "invalid_seed": "seed",
-    "seed_unsupported": "seed",
-    "unknown_model": "model",
-    "provider_mismatch": "model",
-    "invalid_options": "options",
-    "option_unsupported": "options",
-    "grounding_unsupported": "enable_grounding",
-    "too_many_images": "media_assets",
-    "invalid_asset": "media_assets",
-}
-
-
-@contextmanager
-def service_errors(image_field: str) -> Iterator[None]:
-    """Turn a service's ``ValidationError`` into a field error of this serializer."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        fields: dict[str, list[str]] = {}
-        for error in exc.error_list:
-            name = SERVICE_FIELDS.get(error.code or "", image_field
-                                      if error.code in ("invalid_image", "image_too_large")
-                                      else "non_field_errors")
-            fields.setdefault(name, []).extend(error.messages)
-        raise serializers.ValidationError(fields) from exc
 
 
 def absolute(request: Any, view: str, **kwargs: Any) -> str:
@@ -236,12 +203,17 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 @extend_schema_field(OpenApiTypes.BINARY)  # a file part, with or without the host's
 class ImageUploadField(serializers.FileField):  # COMPONENT_SPLIT_REQUEST
-    """A PNG, JPEG, WebP or HEIC/HEIF upload, checked by content (``uploads``); its
-    validated value is the bytes to store."""
+    """A PNG, JPEG, WebP or HEIC/HEIF upload. A part declared as another type is
+    refused here; the service it is handed to checks the content
+    (``aigen_app.images``), and its refusal comes back as this field's error."""
 
     def to_internal_value(self, data: Any) -> Any:
         upload = super().to_internal_value(data)
-        return uploads.validated_image(upload)
+        try:
+            images.check_declared_type(getattr(upload, "content_type", "") or "")
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code=exc.code) from None
+        return upload
 
 
 class OwnedAssetsField(serializers.ListField):
@@ -264,17 +236,17 @@ class OwnedAssetsField(serializers.ListField):
 
 class PromptField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=MAX_PROMPT, trim_whitespace=False, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = str(super().to_internal_value(data))
-        if not value.strip():
-            raise serializers.ValidationError("The prompt is empty.", code="blank")
-        return value
+        super().__init__(trim_whitespace=False, validators=rules.field_validators("prompt"),
+                         **kwargs)
 
 
-def _edge(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_EDGE, **kwargs)
+def _edge(name: str, **kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(validators=rules.field_validators(name), **kwargs)
+
+
+def _model(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(validators=rules.field_validators("model"), required=False,
+                                 allow_blank=True, **kwargs)
 
 
 def _options() -> serializers.DictField:
@@ -286,8 +258,8 @@ def _options() -> serializers.DictField:
 
 
 def _seed() -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=SEED_RANGE[0], max_value=SEED_RANGE[1],
-                                    required=False, allow_null=True, default=None)
+    return serializers.IntegerField(validators=rules.field_validators("seed"), required=False,
+                                    allow_null=True, default=None)
 
 
 class GenerationCreateSerializer(StrictInput):
@@ -295,12 +267,10 @@ class GenerationCreateSerializer(StrictInput):
     attaching a ``reference_image`` (``media_assets`` repeated once per id)."""
 
     prompt = PromptField()
-    width = _edge(default=1024)
-    height = _edge(default=1024)
-    model = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default="",
-        help_text="A Gemini (gemini-*) or OpenAI (gpt-image-*) model id; empty: the "
-                  "configured default.")
+    width = _edge("width", default=1024)
+    height = _edge("height", default=1024)
+    model = _model(default="", help_text="A Gemini (gemini-*) or OpenAI (gpt-image-*) "
+                                         "model id; empty: the configured default.")
     seed = _seed()
     enable_grounding = serializers.BooleanField(default=False)
     media_assets = OwnedAssetsField(required=False, default=list, max_length=20)
@@ -313,10 +283,8 @@ class GenerationCreateSerializer(StrictInput):
 
     def create(self, validated_data: dict[str, Any]) -> Generation:
         data = dict(validated_data)
-        with service_errors("reference_image"):
-            return services.create_generation(
-                data.pop("prompt"), reference_image=data.pop("reference_image", None),
-                **data)
+        return services.create_generation(
+            data.pop("prompt"), reference_image=data.pop("reference_image", None), **data)
 
 
 class RefineSerializer(StrictInput):
@@ -324,9 +292,9 @@ class RefineSerializer(StrictInput):
     are the parent's."""
 
     prompt = PromptField()
-    width = _edge(required=False)
-    height = _edge(required=False)
-    model = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    width = _edge("width", required=False)
+    height = _edge("height", required=False)
+    model = _model()
     seed = _seed()
     enable_grounding = serializers.BooleanField(required=False, allow_null=True,
                                                 default=None)
@@ -337,9 +305,8 @@ class RefineSerializer(StrictInput):
     def create(self, validated_data: dict[str, Any]) -> Generation:
         data = dict(validated_data)
         parent: Generation = data.pop("parent")
-        with service_errors("reference_image"):
-            return services.refine(parent, data.pop("prompt"),
-                                   reference_image=data.pop("reference_image", None), **data)
+        return services.refine(parent, data.pop("prompt"),
+                               reference_image=data.pop("reference_image", None), **data)
 
 
 class MediaAssetUploadSerializer(StrictInput):
@@ -363,8 +330,7 @@ class MediaAssetUploadSerializer(StrictInput):
 
     def create(self, validated_data: dict[str, Any]) -> MediaAsset:
         data = dict(validated_data)
-        with service_errors("image"):
-            asset, self.created = services.get_or_add_media_asset(data.pop("image"), **data)
+        asset, self.created = services.get_or_add_media_asset(data.pop("image"), **data)
         return asset
 
 

@@ -7,12 +7,9 @@ from typing import Any, TypeVar
 
 import django_filters
 from django.db.models import (
-    BooleanField,
     Count,
-    ExpressionWrapper,
     Model,
     Prefetch,
-    Q,
     QuerySet,
 )
 from django.http.response import HttpResponseBase
@@ -42,6 +39,7 @@ from ..models import (
     TurnPart,
     count_per_conversation,
 )
+from ..services import rules
 from . import filters, schema, strict
 from . import serializers as s
 from .delivery import image_response
@@ -50,7 +48,6 @@ from .pagination import PagePagination
 from .permissions import IsOwner
 from .throttling import CreateRateThrottle
 
-MAX_IDEMPOTENCY_KEY = 255
 M = TypeVar("M", bound=Model)
 
 
@@ -138,11 +135,13 @@ class OwnedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
 
 def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` header, by the services' rule for keys; its
+    refusal under the header's name."""
     key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise ValidationError({"Idempotency-Key": [
-            f"Ensure this header has no more than {MAX_IDEMPOTENCY_KEY} characters."]})
-    return key or None
+    try:
+        return rules.check_idempotency_key(key)
+    except services.InvalidInput as exc:
+        raise ValidationError({"Idempotency-Key": exc.messages}) from None
 
 
 STARTED = {
@@ -243,7 +242,8 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
     @action(detail=True, methods=["get"])
     def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         generation = self.get_object()
-        return image_response(generation.image, generation.mime_type)
+        return image_response(request, generation.image, generation.mime_type,
+                              generation.sha256)
 
     def _fresh(self, generation: Generation) -> Generation:
         # The row as it is now (an immediate backend has run the task meanwhile).
@@ -257,13 +257,6 @@ class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedV
             return Response(data, status=done, headers=headers)
         headers["Retry-After"] = str(int(aigen_settings.API_RETRY_AFTER))
         return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
-
-
-def _parts() -> QuerySet[TurnPart]:
-    # The signature can be half a megabyte: load only whether there is one.
-    held = ExpressionWrapper(Q(thought_signature__isnull=False), output_field=BooleanField())
-    return TurnPart.objects.defer("thought_signature").annotate(
-        has_thought_signature=held).order_by("index")
 
 
 @extend_schema_view(
@@ -288,7 +281,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
         conversations = self.owned(Conversation.objects.all())
         if self.action == "retrieve":
             turns = Turn.objects.order_by("position").prefetch_related(
-                Prefetch("parts", queryset=_parts()))
+                Prefetch("parts", queryset=TurnPart.objects.without_signatures()))
             return conversations.annotate(
                 generation_count=count_per_conversation(Generation),
             ).prefetch_related(Prefetch("turns", queryset=turns))
@@ -326,7 +319,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Owne
         ).only("image", "mime_type", "kind").first()
         if part is None or not part.is_image:
             raise NotFound("This turn has no image part at that index.")
-        return image_response(part.image, part.mime_type)
+        return image_response(request, part.image, part.mime_type, part.sha256)
 
 
 @extend_schema_view(
@@ -379,7 +372,7 @@ class MediaAssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["get"])
     def image(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         asset = self.get_object()
-        return image_response(asset.image, asset.mime_type)
+        return image_response(request, asset.image, asset.mime_type, asset.sha256)
 
 
 __all__ = ["ConversationViewSet", "GenerationViewSet", "MediaAssetViewSet"]

@@ -21,6 +21,7 @@ from .catalog import (
 from .client import AIGenerationClient, RetryEvent
 from .errors import (
     AuthenticationError,
+    CapacityTimeoutError,
     ConfigurationError,
     ContentPolicyError,
     GenerationError,
@@ -40,11 +41,11 @@ from .gemini import DEFAULT_BASE_URL
 from .limiter import LocalRateLimiter, RateLimiter
 from .provider import ProviderConfig
 from .types import (
+    ContentPart,
     ConversationTurn,
     GenerationRequest,
     GenerationResponse,
     MediaAssetInput,
-    TurnPart,
     Usage,
 )
 
@@ -55,7 +56,9 @@ __all__ = [
     "AIGenerationClient",
     "AuthenticationError",
     "Capabilities",
+    "CapacityTimeoutError",
     "ConfigurationError",
+    "ContentPart",
     "ContentPolicyError",
     "ConversationTurn",
     "GenerationError",
@@ -77,7 +80,6 @@ __all__ = [
     "RetryEvent",
     "ServerError",
     "TransportError",
-    "TurnPart",
     "UnsupportedFeatureError",
     "Usage",
     "capabilities",

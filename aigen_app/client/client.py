@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from tenacity.wait import wait_exponential_jitter
 from .background import background_loop
 from .catalog import DEFAULT_MODEL, provider_of, validate_size
 from .errors import (
+    CapacityTimeoutError,
     ConfigurationError,
     ContentPolicyError,
     GenerationError,
@@ -329,7 +331,7 @@ class AIGenerationClient:
         client's pool and reuse its connections, where ``async_to_sync`` would open a new
         loop, pool and connection for each call. Not for use inside a running event loop.
         """
-        return background_loop.run(self.generate(request))
+        return background_loop.run(functools.partial(self.generate, request))
 
     async def _send_with_retries(self, call: _Call) -> ParsedReply:
         retrying = AsyncRetrying(
@@ -370,7 +372,7 @@ class AIGenerationClient:
 
     def _give_up(self, call: _Call, retry_state: RetryCallState) -> Any:
         exc = _failure(retry_state)
-        if call.deadline_hit:
+        if call.deadline_hit and not isinstance(exc, CapacityTimeoutError):
             raise GenerationTimeoutError(
                 self.deadline,
                 f"Gave up after {call.attempts} attempt(s): the {self.deadline:g}s deadline "
@@ -401,7 +403,7 @@ class AIGenerationClient:
                                 self.limiter.slot(call.model, max_wait=self.max_retry_wait))
                     except TimeoutError:
                         call.deadline_hit = True
-                        raise GenerationTimeoutError(
+                        raise CapacityTimeoutError(
                             self.deadline, "Timed out waiting for rate-limit capacity",
                             attempts=call.attempts) from None
                     limit = min(self.timeout, call.deadline - time.monotonic())
@@ -442,11 +444,10 @@ class AIGenerationClient:
             url = httpx.URL(f"{route.base_url}{wire.path}")
             self._urls[(route.base_url, wire.path)] = url
         try:
-            transport = _direct_transport(pool, url)
-            if transport is not None:
-                return await transport.post(
-                    str(url), [*pool.headers.multi_items(), *call.headers], wire.body,
-                    pool.timeout.as_dict())
+            # Always through AsyncClient's public post, so mocks (respx, transport=) and
+            # proxies from the environment see every request. Skipping its layers for
+            # our own transport saved ~0.1 ms CPU a call (0.66 -> 0.55 ms at 256 calls
+            # at once) but needed httpx's private _transport_for_url to know when.
             response = await pool.post(url, content=wire.body, headers=call.headers)
         except httpx.TimeoutException:
             raise GenerationTimeoutError(self.timeout) from None
@@ -460,14 +461,3 @@ def _route_of(call: _Call) -> _Route:
     if call.route is None:
         raise RuntimeError("a call is sent before its provider is chosen")
     return call.route
-
-
-def _direct_transport(pool: httpx.AsyncClient, url: httpx.URL) -> AiohttpTransport | None:
-    """Our own transport when it is the one ``pool`` would send ``url`` through, so the
-    request can skip ``AsyncClient``'s layers (none of which the client uses: no auth,
-    redirects, cookies or event hooks). Anything else (a proxy mounted from the
-    environment, ``transport=``, respx patching ``_transport_for_url``) goes through
-    ``pool.post`` as usual."""
-    pick = getattr(pool, "_transport_for_url", None)  # httpx's; absent: the usual path
-    transport = pick(url) if pick is not None else None
-    return transport if type(transport) is AiohttpTransport else None

@@ -148,3 +148,15 @@ class GenerationTimeoutError(GenerationError):
     def __init__(self, timeout_seconds: float, message: str = "", **kwargs: Any) -> None:
         super().__init__(message or f"Timed out after {timeout_seconds:g}s", **kwargs)
         self.timeout_seconds = timeout_seconds
+
+
+class CapacityTimeoutError(GenerationTimeoutError):
+    """The call's deadline passed while its attempt waited for the rate limiter's
+    capacity (requests per minute or in flight, in this process or in every process
+    sharing the limiter), so that attempt was never sent. Nothing is wrong with the
+    request: a caller with a queue runs it again later rather than failing it."""
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests of the call that reached the API (every attempt but the last)."""
+        return max(0, self.attempts - 1)

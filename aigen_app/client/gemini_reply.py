@@ -17,7 +17,7 @@ import pybase64
 from .errors import ContentPolicyError, MalformedResponseError, NoImageError
 from .gemini_errors import error_from_reply, snippet
 from .provider import ParsedReply
-from .types import ConversationTurn, TurnPart, Usage
+from .types import ContentPart, ConversationTurn, Usage
 
 POLICY_FINISH_REASONS = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY",
@@ -130,23 +130,23 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _turn_part(part: dict[str, Any]) -> TurnPart | None:
+def _turn_part(part: dict[str, Any]) -> ContentPart | None:
     signature = part.get("thoughtSignature")
     if signature is not None and not isinstance(signature, str):
         raise MalformedResponseError("thoughtSignature is not a string", status=200)
     inline = part.get("inlineData")
     if inline is not None:
         inline = _as_dict(inline, "inlineData")
-        return TurnPart(
+        return ContentPart(
             image_data=decode_base64(inline.get("data")),
             mime_type=str(inline.get("mimeType") or "image/png"),
             thought_signature=signature,
         )
     if "text" in part:
-        return TurnPart(text=str(part["text"] or ""), thought_signature=signature)
+        return ContentPart(text=str(part["text"] or ""), thought_signature=signature)
     if signature is not None:
         # A bare signature (seen on the last stream chunk) must still be replayed.
-        return TurnPart(text="", thought_signature=signature)
+        return ContentPart(text="", thought_signature=signature)
     return None  # parts image models do not produce (function calls...) are not kept
 
 

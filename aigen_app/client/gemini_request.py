@@ -14,7 +14,7 @@ from typing import Any
 from .catalog import ModelSpec
 from .errors import InvalidRequestError, UnsupportedFeatureError
 from .labels import asset_intro
-from .types import ConversationTurn, GenerationRequest, TurnPart
+from .types import ContentPart, ConversationTurn, GenerationRequest
 
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You generate images. Follow these rules unless the prompt says otherwise.\n"
@@ -107,7 +107,7 @@ def _turn_content(turn: ConversationTurn, position: int) -> dict[str, Any]:
     return {"role": turn.role, "parts": [_part(part, position) for part in turn.parts]}
 
 
-def _part(part: TurnPart, position: int) -> dict[str, Any]:
+def _part(part: ContentPart, position: int) -> dict[str, Any]:
     wire: dict[str, Any]
     if part.image_data is not None:
         wire = _inline_image(part.image_data, part.mime_type or "image/png")

@@ -31,7 +31,7 @@ from .errors import (
 from .gemini_errors import RETRYABLE_SERVER_STATUSES, parse_retry_after, snippet
 from .gemini_reply import decode_base64
 from .provider import ParsedReply
-from .types import ConversationTurn, TurnPart, Usage
+from .types import ContentPart, ConversationTurn, Usage
 
 REQUEST_ID_HEADER = "x-request-id"
 QUOTA_CODES = frozenset({
@@ -75,7 +75,7 @@ def reply_from_json(data: dict[str, Any], headers: Mapping[str, str]) -> ParsedR
     text = str(first.get("revised_prompt") or "")
     return ParsedReply(
         image_data=image, mime_type=mime,
-        model_turn=ConversationTurn("model", (TurnPart(image_data=image, mime_type=mime),)),
+        model_turn=ConversationTurn("model", (ContentPart(image_data=image, mime_type=mime),)),
         text=text, usage=_usage(data.get("usage")),
         request_id=_header(headers, REQUEST_ID_HEADER) or "",
     )

@@ -125,25 +125,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=raw_headers, content=content,
                               request=request, extensions=extensions)
 
-    async def post(self, url: str, headers: Sequence[tuple[str, str]], body: bytes,
-                   timeouts: Mapping[str, float | None]) -> tuple[int, httpx.Headers, bytes]:
-        """A POST without the ``httpx.Request`` and ``httpx.Response`` around it, for a
-        caller that needs only the status, the headers and the (decoded) body.
-
-        ``AsyncClient.post`` costs about as much CPU again as the exchange itself (its
-        request building, header merging, cookie parsing through ``http.cookiejar``,
-        and response wrapping); with hundreds of calls at once, that CPU is what delays
-        the last request's sending and the last reply's reading. Same errors as
-        ``handle_async_request``.
-        """
-        status, _, raw_headers, content = await self._exchange(
-            "POST", url, headers, body, timeouts, None)
-        response_headers = httpx.Headers(raw_headers)
-        if response_headers.get("content-encoding", "identity") != "identity":
-            # Compressed after all: let httpx decode it, as it would have.
-            content = httpx.Response(status, headers=raw_headers, content=content).content
-        return status, response_headers, content
-
     async def _exchange(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes,
         timeouts: Mapping[str, float | None], request: httpx.Request | None,

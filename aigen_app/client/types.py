@@ -9,7 +9,7 @@ Role = Literal["user", "model"]
 
 
 @dataclass(frozen=True)
-class TurnPart:
+class ContentPart:
     """One part of a conversation turn: text or an image, with its thought signature.
 
     ``thought_signature`` is the opaque base64 string exactly as the API sent it; it is
@@ -31,7 +31,7 @@ class ConversationTurn:
     """One turn of a conversation, its parts in the order the API produced them."""
 
     role: Role
-    parts: tuple[TurnPart, ...] = ()
+    parts: tuple[ContentPart, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationTurn:
@@ -42,17 +42,17 @@ class ConversationTurn:
             raise ValueError(f"turn role must be 'user' or 'model', not {role!r}")
         if "parts" in data:
             parts = tuple(
-                p if isinstance(p, TurnPart) else TurnPart(**_part_fields(p))
+                p if isinstance(p, ContentPart) else ContentPart(**_part_fields(p))
                 for p in data["parts"]
             )
             return cls(role=role, parts=parts)
-        parts_list: list[TurnPart] = []
+        parts_list: list[ContentPart] = []
         if data.get("text"):
-            parts_list.append(TurnPart(text=data["text"],
+            parts_list.append(ContentPart(text=data["text"],
                                        thought_signature=data.get("text_thought_signature")))
         if data.get("image_data") is not None:
             parts_list.append(
-                TurnPart(
+                ContentPart(
                     image_data=data["image_data"],
                     mime_type=data.get("mime_type") or "image/png",
                     thought_signature=_signature_text(data.get("thought_signature")),

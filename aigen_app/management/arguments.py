@@ -6,29 +6,27 @@ from __future__ import annotations
 import argparse
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from ..client.catalog import MAX_EDGE
-from ..image_checks import check_byte_size, check_image_bytes
+from ..images import accepted_bytes, check_byte_size
 from ..models import AssetType
+from ..services import rules
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
 
 
 def image_size(value: str) -> tuple[int, int]:
-    """``1280x720`` -> (1280, 720), within the API's limits."""
+    """``1280x720`` -> (1280, 720), within the services' limits (``services.rules``)."""
     match = _SIZE.match(value)
     if not match:
         raise argparse.ArgumentTypeError(f"size must look like 1280x720, not {value!r}")
-    width, height = int(match.group(1)), int(match.group(2))
-    if not (1 <= width <= MAX_EDGE and 1 <= height <= MAX_EDGE):
-        raise argparse.ArgumentTypeError(
-            f"size {width}x{height} is outside the limits: 1 to {MAX_EDGE} pixels per side"
-        )
-    return width, height
+    with _refusal():
+        return rules.check_size(int(match.group(1)), int(match.group(2)))
 
 
 @dataclass(frozen=True)
@@ -40,13 +38,13 @@ class ImageArgument:
 
 def image_file(value: str) -> ImageArgument:
     """An existing file holding an image the REST API would accept for upload: checked
-    by content with the API's own checks (``aigen_app.image_checks``)."""
+    by content with the checks every surface shares (``aigen_app.images``)."""
     path = Path(value)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {value}")
     try:
         check_byte_size(path.stat().st_size)
-        data = check_image_bytes(path.read_bytes())
+        data = accepted_bytes(path.read_bytes())
     except ValidationError as exc:
         raise argparse.ArgumentTypeError(f"{value}: {exc.messages[0]}") from None
     except OSError as exc:
@@ -81,10 +79,19 @@ def generation_id(value: str) -> uuid.UUID:
 
 
 def seed(value: str) -> int:
+    """An integer within the services' seed range (``services.rules``)."""
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seed must be an integer, not {value!r}") from None
-    if not -(2**31) <= number < 2**31:
-        raise argparse.ArgumentTypeError("seed must fit in 32 bits")
-    return number
+    with _refusal():
+        return int(rules.check("seed", number))
+
+
+@contextmanager
+def _refusal() -> Iterator[None]:
+    """The services' refusal of a value as argparse's (one readable line)."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.messages[0]) from None

@@ -1,9 +1,8 @@
 """Progress on stderr while a command waits: elapsed time, and each retry with its reason
-and wait (read from the client's log records, so the client needs no UI hooks)."""
+and wait (from the client's ``RetryEvent``: pass ``Progress.retried`` as ``on_retry``)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from types import TracebackType
@@ -11,18 +10,7 @@ from typing import Any
 
 from django.core.management.base import OutputWrapper
 
-CLIENT_LOGGER = "aigen.client"
-
-
-class _RetryLines(logging.Handler):
-    def __init__(self, progress: Progress) -> None:
-        super().__init__(logging.INFO)
-        self.progress = progress
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("retrying "):
-            self.progress.note(message)
+from ..client import RetryEvent
 
 
 class Progress:
@@ -35,21 +23,21 @@ class Progress:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._tick, name="aigen-progress", daemon=True)
-        self._handler = _RetryLines(self)
-        self._logger = logging.getLogger(CLIENT_LOGGER)
-        self._old_level = self._logger.level
-        self._old_propagate = self._logger.propagate
 
     def note(self, text: str) -> None:
         with self._lock:
             self.out.write(f"[{time.monotonic() - self.started:5.1f}s] {text}")
 
+    def retried(self, event: RetryEvent) -> None:
+        """The client's ``on_retry``: one line per retry, with its reason and wait (none
+        once the block has ended: an interrupted call may still be retrying)."""
+        if self._stop.is_set():
+            return
+        status = f" (HTTP {event.error.status})" if event.error.status else ""
+        self.note(f"retrying: attempt {event.attempt} failed with {event.error.code}"
+                  f"{status}, wait={event.wait:.3f}s")
+
     def __enter__(self) -> Progress:
-        self._logger.addHandler(self._handler)
-        if self._logger.getEffectiveLevel() > logging.INFO:
-            # Lowered for our handler only: the project's handlers keep their threshold.
-            self._logger.setLevel(logging.INFO)
-            self._logger.propagate = False
         self._thread.start()
         return self
 
@@ -57,9 +45,6 @@ class Progress:
                  tb: TracebackType | None) -> Any:
         self._stop.set()
         self._thread.join()
-        self._logger.removeHandler(self._handler)
-        self._logger.setLevel(self._old_level)
-        self._logger.propagate = self._old_propagate
         return None
 
     def _tick(self) -> None:

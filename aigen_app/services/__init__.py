@@ -30,27 +30,30 @@ from .creation import create_generation, refine
 from .erasure import Erasure, delete_conversation, delete_generation, erase_user_content
 from .errors import (
     AssetInUse,
+    DailyLimitReached,
     IdempotencyKeyReused,
     InputMissing,
     InvalidGenerationState,
-    QuotaExceeded,
+    InvalidInput,
     ServiceError,
 )
 from .lifecycle import Recovery, cancel_generation, recover_generations, retry_generation
-from .running import build_request, run_generation
+from .running import arun_generation, build_request, run_generation
 from .turns import history_for
 
 __all__ = [
     "AssetInUse",
+    "DailyLimitReached",
     "Erasure",
     "IdempotencyKeyReused",
     "InputMissing",
     "InvalidGenerationState",
+    "InvalidInput",
     "MissingFile",
-    "QuotaExceeded",
     "Recovery",
     "ServiceError",
     "add_media_asset",
+    "arun_generation",
     "build_request",
     "cancel_generation",
     "create_generation",

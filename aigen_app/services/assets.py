@@ -5,26 +5,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from ..images import ImageInput, prepared_image
 from ..models import AssetType, GenerationAsset, GenerationStatus, MediaAsset
 from ..storage import written_files
-from . import inputs
-from .errors import AssetInUse
+from .errors import AssetInUse, InvalidInput, refusing
 
 logger = logging.getLogger("aigen.services")
 
 
 def add_media_asset(
-    image: inputs.ImageInput,
+    image: ImageInput,
     *,
     owner: Any = None,
     asset_type: str = AssetType.OTHER,
     display_name: str = "",
 ) -> MediaAsset:
     """Store an asset, or return the owner's existing asset with the same image (sha256
-    of the stored bytes: the image without its metadata, see ``inputs.read_image``).
+    of the stored bytes: the image without its metadata, see ``images.prepared_image``).
 
     Raises ``ValidationError`` for an unknown ``asset_type`` or an unreadable, oversized
     or unsupported image.
@@ -34,7 +33,7 @@ def add_media_asset(
 
 
 def get_or_add_media_asset(
-    image: inputs.ImageInput,
+    image: ImageInput,
     *,
     owner: Any = None,
     asset_type: str = AssetType.OTHER,
@@ -43,10 +42,11 @@ def get_or_add_media_asset(
     """``add_media_asset``, also saying (like ``get_or_create``) whether it stored a new
     asset (True) or found the owner's existing one (False)."""
     if asset_type not in AssetType.values:
-        raise ValidationError(
-            f"asset_type must be one of {', '.join(AssetType.values)}.", code="invalid_asset"
-        )
-    data, info = inputs.read_image(image, "media asset")
+        raise InvalidInput(
+            "asset_type", f"asset_type must be one of {', '.join(AssetType.values)}.",
+            code="invalid_asset")
+    with refusing("image"):
+        data, info = prepared_image(image)
     existing = _owned(owner, info.sha256)
     if existing is not None:
         return existing, False

@@ -9,6 +9,11 @@ transaction in ``written_files()`` itself, as ``manage.py generate`` does, gets 
 files deleted too), when a delete failed in storage, or when rows went by raw SQL. This
 sweep, run on a schedule through ``manage.py aigen_recover --sweep-files``, is the
 safety net.
+
+It sweeps receipts too (``receipts``): one whose run no longer holds its generation
+(the outcome is recorded, or the generation is gone) is left over only because its
+delete failed, and goes once it is as old as the files swept. The files a receipt
+still needed names are never orphans: its paid result waits to be recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from django.utils import timezone
 
 from ..models import Generation, GenerationStatus
 from ..storage import KINDS, get_storage
+from . import receipts
 from .errors import FAILURE_MESSAGES
 from .files import CHUNK, FILE_FIELDS, referenced
 
@@ -80,8 +86,8 @@ def sweep_orphan_files(
     *, older_than: float = 3600.0, months: int | None = None, now: datetime | None = None
 ) -> list[str]:
     """Delete app files that no row names and that are older than ``older_than`` seconds
-    (younger ones may belong to a transaction still in progress). Returns the names
-    deleted.
+    (younger ones may belong to a transaction still in progress), and as old receipts
+    no run needs. Returns the names deleted.
 
     Every date folder (``aigen/<kind>/<year>/<month>``) is swept, or with ``months`` only
     those of the last ``months`` months. One folder's listing is held at a time and
@@ -91,6 +97,7 @@ def sweep_orphan_files(
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=older_than)
     deleted: list[str] = []
+    kept = _sweep_receipts(storage, cutoff, deleted)
     folders = _all_directories(storage) if months is None else _directories(now, months)
     for directory in folders:
         try:
@@ -100,11 +107,26 @@ def sweep_orphan_files(
         names = sorted(f"{directory}/{name}" for name in files)
         for start in range(0, len(names), CHUNK):
             chunk = names[start:start + CHUNK]
-            for name in sorted(set(chunk) - referenced(chunk)):
+            for name in sorted(set(chunk) - referenced(chunk) - kept):
                 if storage.get_modified_time(name) < cutoff:
                     storage.delete(name)
                     deleted.append(name)
     return deleted
+
+
+def _sweep_receipts(storage: Storage, cutoff: datetime, deleted: list[str]) -> set[str]:
+    """Delete the receipts older than ``cutoff`` whose run no longer holds its generation
+    (appending their names to ``deleted``); returns the files the others name."""
+    needed: set[str] = set()
+    for generation_id, token, name in receipts.stored():
+        if Generation.objects.filter(pk=generation_id, status=GenerationStatus.RUNNING,
+                                     run_token=token).exists():
+            kept = receipts.load(generation_id, token)
+            needed |= kept.files if kept is not None else set()
+        elif storage.get_modified_time(name) < cutoff:
+            storage.delete(name)
+            deleted.append(name)
+    return needed
 
 
 def _directories(now: datetime, months: int) -> Iterator[str]:

@@ -11,23 +11,29 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..conf import aigen_settings
+from ..images import ImageInfo, ImageInput, prepared_image
 from ..models import (
     Conversation,
     Generation,
     GenerationAsset,
     GenerationStatus,
     MediaAsset,
+    TurnPart,
     TurnRole,
 )
-from ..models import TurnPart as StoredPart
-from ..storage import FileBatch, ImageInfo, written_files
-from . import inputs, turns
-from .errors import IdempotencyKeyReused, InvalidGenerationState, QuotaExceeded
+from ..storage import FileBatch, written_files
+from . import inputs, rules, turns
+from .errors import (
+    DailyLimitReached,
+    IdempotencyKeyReused,
+    InvalidGenerationState,
+    InvalidInput,
+    refusing,
+)
 from .queueing import enqueue_on_commit
 
 TITLE_LENGTH = 80
@@ -59,7 +65,7 @@ def create_generation(
     height: int = 1024,
     model: str | None = None,
     seed: int | None = None,
-    reference_image: inputs.ImageInput | None = None,
+    reference_image: ImageInput | None = None,
     media_assets: Sequence[MediaAsset] = (),
     enable_grounding: bool = False,
     idempotency_key: str | None = None,
@@ -76,7 +82,7 @@ def create_generation(
     With ``idempotency_key``, a second call by the same owner with the same inputs
     returns the first generation unchanged (and never calls the API again); with other
     inputs it raises ``IdempotencyKeyReused``. Raises ``ValidationError`` for bad input
-    and ``QuotaExceeded`` past ``AIGEN["USER_DAILY_LIMIT"]``, unless
+    and ``DailyLimitReached`` past ``AIGEN["USER_DAILY_LIMIT"]``, unless
     ``ignore_daily_limit`` (an explicit override, e.g. by a superuser in the admin).
     """
     spec = _validated(owner, prompt, width, height, model or "", seed, reference_image,
@@ -102,7 +108,7 @@ def refine(
     height: int | None = None,
     model: str | None = None,
     seed: int | None = None,
-    reference_image: inputs.ImageInput | None = None,
+    reference_image: ImageInput | None = None,
     media_assets: Sequence[MediaAsset] = (),
     enable_grounding: bool | None = None,
     idempotency_key: str | None = None,
@@ -144,22 +150,23 @@ def refine(
 
 def _validated(
     owner: Any, prompt: str, width: int, height: int, model: str, seed: int | None,
-    reference_image: inputs.ImageInput | None, media_assets: Sequence[MediaAsset],
+    reference_image: ImageInput | None, media_assets: Sequence[MediaAsset],
     enable_grounding: bool, idempotency_key: str | None, *, history_images: int,
     parent_model: str | None = None, options: dict[str, str] | None = None,
 ) -> _Spec:
-    width, height = inputs.check_size(width, height)
+    width, height = rules.check_size(width, height)
     spec = _Spec(
-        owner=owner, prompt=inputs.clean_prompt(prompt),
-        model=inputs.resolved_model(inputs.check_model_name(model)),
-        width=width, height=height, seed=inputs.check_seed(seed),
+        owner=owner, prompt=rules.clean_prompt(prompt),
+        model=rules.resolved_model(rules.check_model_name(model)),
+        width=width, height=height, seed=rules.check_seed(seed),
         enable_grounding=bool(enable_grounding),
-        idempotency_key=inputs.check_idempotency_key(idempotency_key),
+        idempotency_key=rules.check_idempotency_key(idempotency_key),
         assets=inputs.check_assets(media_assets, owner),
         options=inputs.check_options_shape(options),
     )
     if reference_image is not None:
-        spec.reference = inputs.read_image(reference_image, "reference image")
+        with refusing("reference_image"):
+            spec.reference = prepared_image(reference_image)
     images = history_images + len(spec.assets) + (1 if spec.reference else 0)
     inputs.check_model(model, grounding=spec.enable_grounding, input_images=images,
                        seed=spec.seed, parent_model=parent_model, options=spec.options,
@@ -218,8 +225,8 @@ def _check_assets_exist(assets: Sequence[MediaAsset]) -> None:
     found = set(MediaAsset.objects.filter(pk__in=wanted).values_list("pk", flat=True))
     gone = [str(pk) for pk in wanted if pk not in found]
     if gone:
-        raise ValidationError(f"Media asset {', '.join(gone)} has been deleted.",
-                              code="invalid_asset")
+        raise InvalidInput("media_assets", f"Media asset {', '.join(gone)} has been deleted.",
+                           code="invalid_asset")
 
 
 def _user_parts(spec: _Spec, reference_name: str) -> list[turns.PartRecord]:
@@ -246,7 +253,7 @@ def _repeated(existing: Generation, spec: _Spec, parent: Generation | None) -> G
     model or seed the repeat leaves to its default is not compared: the run records the
     ones the API used in their place."""
     assets = list(existing.asset_links.order_by("position").values_list("asset_id", flat=True))
-    reference = (StoredPart.objects.filter(turn__generation=existing, turn__role=TurnRole.USER,
+    reference = (TurnPart.objects.filter(turn__generation=existing, turn__role=TurnRole.USER,
                                            image=existing.reference_image.name)
                  .values_list("sha256", flat=True).first()
                  if existing.reference_image else None)
@@ -285,7 +292,7 @@ def _enforce_daily_limit(owner: Any) -> None:
     used = Generation.objects.started_today_by(owner).count()
     if used >= int(limit):
         midnight = datetime.combine(timezone.localdate() + timedelta(days=1), time.min)
-        raise QuotaExceeded(int(limit), used, timezone.make_aware(midnight))
+        raise DailyLimitReached(int(limit), used, timezone.make_aware(midnight))
 
 
 def _title(title: str | None, prompt: str) -> str:

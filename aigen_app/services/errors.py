@@ -1,10 +1,46 @@
-"""Errors the services raise for requests they refuse. Bad input raises Django's
-``ValidationError`` (with a ``code``); these cover refusals that are not about input."""
+"""Errors the services raise for requests they refuse. Bad input raises ``InvalidInput``
+(a Django ``ValidationError`` with a ``code`` and the ``field`` it is about); the
+``ServiceError`` classes cover refusals that are not about one input."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+
+class InvalidInput(ValidationError):
+    """A refused input. ``field`` is the name of the argument it concerns (the API's,
+    the admin form's and the command's name for it too), so every surface shows the
+    message beside that input without a table of codes; None: the request as a whole.
+    """
+
+    def __init__(self, field: str | None, message: str, code: str,
+                 params: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, params=params)
+        self.field = field
+
+    @classmethod
+    def about(cls, field: str, error: ValidationError) -> InvalidInput:
+        """``error`` (a single Django ``ValidationError``, e.g. a validator's) as a
+        refusal of ``field``."""
+        return cls(field, str(error.message), error.code or "invalid", error.params)
+
+
+@contextmanager
+def refusing(field: str) -> Iterator[None]:
+    """A ``ValidationError`` raised inside that names no field (a check shared by
+    several inputs, such as an image's) becomes a refusal of ``field``."""
+    try:
+        yield
+    except InvalidInput:
+        raise
+    except ValidationError as exc:
+        first = exc.error_list[0] if not hasattr(exc, "error_dict") else exc
+        raise InvalidInput.about(field, first) from None
 
 
 class ServiceError(Exception):
@@ -17,10 +53,12 @@ class ServiceError(Exception):
         self.message = message
 
 
-class QuotaExceeded(ServiceError):
-    """The owner already started ``limit`` generations today."""
+class DailyLimitReached(ServiceError):
+    """The owner already started ``limit`` generations today (``AIGEN["USER_DAILY_LIMIT"]``,
+    this site's limit per user; a provider's own quota is the client's
+    ``quota_exceeded``)."""
 
-    code = "daily_quota_exceeded"
+    code = "daily_limit_reached"
 
     def __init__(self, limit: int, used: int, resets_at: datetime) -> None:
         super().__init__(

@@ -29,8 +29,8 @@ logger = logging.getLogger("aigen.services")
 
 CHUNK = 500
 
-# Every column that names a file in storage. ``tests/persistence`` checks that it lists
-# every FileField of the app's models.
+# Every column that names a file in storage. ``tests/services/test_row_deletion.py``
+# checks that it lists every FileField of the app's models.
 FILE_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (Generation, ("image", "reference_image")),
     (TurnPart, ("image",)),

@@ -96,6 +96,13 @@ class Recovery:
     # Pending generations past the wait whose task is still queued: left alone.
     waiting: int = 0
 
+    @property
+    def possible_double_charges(self) -> list[str]:
+        """The runs queued again without a kept result: their worker may have died after
+        the API generated (and billed) the image, so the next run may pay a second time.
+        The one double charge no system can avoid, counted so it is seen."""
+        return self.requeued
+
 
 def recover_generations(
     *, now: datetime | None = None, pending_after: float | None = None
@@ -109,9 +116,11 @@ def recover_generations(
     - ``pending`` and not (re)queued for ``pending_after`` seconds (default
       ``AIGEN["GENERATION_DEADLINE"]``), for example because the queue was down when it
       was created: queued again, unless the backend shows its task still queued (a
-      long but healthy backlog; django-tasks-db only, see ``task_rows``). Elsewhere a
-      duplicate queue entry is harmless: only one run can claim a pending generation.
-    - django-tasks-db task rows a dead worker left RUNNING are marked failed.
+      long but healthy backlog; django-tasks-db and procrastinate, see ``task_rows``).
+      Elsewhere a duplicate queue entry is harmless: only one run can claim a pending
+      generation.
+    - Task rows (django-tasks-db) and jobs (procrastinate) a dead worker left running
+      are marked failed (``task_rows.reclaim_dead_task_rows``).
 
     Every change is a conditional UPDATE on the state that was read, so concurrent
     recoveries and late workers never both win.
@@ -165,6 +174,9 @@ def _recover_running(generation: Generation, now: datetime, max_attempts: int,
                 if enqueue:  # else a task for it is queued already
                     enqueue_on_commit(generation.pk)
                 report.requeued.append(str(generation.pk))
+                logger.warning("generation %s: %s; queued again, a possible double charge "
+                               "(the API may have generated the image before the worker "
+                               "died)", generation.pk, reason)
             return
         if lost.update(status=GenerationStatus.FAILED, run_token=None, deadline_at=None,
                        finished_at=now, error_code="worker_lost",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
@@ -28,6 +28,15 @@ DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 FIRST_WAIT, LONGEST_WAIT = 0.1, 5.0
 
 
+def pauses() -> Iterator[float]:
+    """The waits between tries of one outage: from ``FIRST_WAIT``, doubled each time up
+    to ``LONGEST_WAIT``, each jittered (so many waiters do not retry in step)."""
+    wait = FIRST_WAIT
+    while True:
+        yield wait * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+        wait = min(LONGEST_WAIT, wait * 2)
+
+
 def through_outage(write: Callable[[], T], *, until: datetime | None, what: str) -> T:
     """Call ``write`` (one whole transaction) until it gets through, reconnecting and
     backing off while the database is unreachable, until ``until`` (None: for as long
@@ -36,14 +45,14 @@ def through_outage(write: Callable[[], T], *, until: datetime | None, what: str)
     Inside a transaction of the caller's nothing can be retried (the transaction is
     lost with its connection), so the first error is raised at once.
     """
-    wait, warned = FIRST_WAIT, False
+    waits, warned = pauses(), False
     while True:
         try:
             result = write()
         except DATABASE_UNREACHABLE as exc:
             if connection.in_atomic_block:
                 raise
-            pause = wait * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+            pause = next(waits)
             if until is not None and timezone.now().timestamp() + pause >= until.timestamp():
                 logger.error("%s: the database stayed unreachable until %s; giving up (%s)",
                              what, until.isoformat(), exc)
@@ -57,7 +66,6 @@ def through_outage(write: Callable[[], T], *, until: datetime | None, what: str)
             # Drops the broken connection (only an unusable one: outside a transaction
             # of ours there is nothing else to lose), so the next try opens a new one.
             close_old_connections()
-            wait = min(LONGEST_WAIT, wait * 2)
             continue
         if warned:
             logger.warning("%s: the database answers again", what)

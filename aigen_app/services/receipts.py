@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,3 +76,25 @@ def drop(generation_id: object, run_token: object) -> None:
         get_storage().delete(name)
     except Exception:
         logger.exception("could not delete the receipt %s", name)
+
+
+def stored() -> Iterator[tuple[uuid.UUID, uuid.UUID, str]]:
+    """Every receipt in storage: (generation id, run token, name). Names that are not a
+    receipt's (nothing of ours) are skipped."""
+    storage = get_storage()
+    try:
+        folders, _ = storage.listdir(FOLDER)
+    except FileNotFoundError:
+        return
+    for folder in sorted(folders):
+        try:
+            generation_id = uuid.UUID(folder)
+            _, files = storage.listdir(f"{FOLDER}/{folder}")
+        except (ValueError, FileNotFoundError):
+            continue
+        for file in sorted(files):
+            try:
+                token = uuid.UUID(file.removesuffix(".json"))
+            except ValueError:
+                continue
+            yield generation_id, token, receipt_name(generation_id, token)

@@ -15,23 +15,34 @@ A paid result is never thrown away because the database is briefly unreachable: 
 files and a receipt are stored before any row is written, the rows are retried
 through the outage until the run's deadline, and past it ``aigen_recover`` records
 the result from the receipt (``receipts``), without calling the API again.
+
+``arun_generation`` is the same run for an event loop (the procrastinate worker): the
+call is awaited and each database step above runs on a small pool of threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
+import threading
 import time
 import uuid
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from ..client import (
+    CapacityTimeoutError,
     ConfigurationError,
     ContentPolicyError,
     GenerationError,
@@ -42,11 +53,12 @@ from ..client import (
     RateLimitError,
     ServerError,
 )
+from ..client_factory import get_client
 from ..conf import aigen_settings
-from ..gateway import get_client
+from ..images import inspect_image
 from ..models import Conversation, Generation, GenerationStatus
 from ..signals import generation_finished, generation_started
-from ..storage import FileBatch, inspect_image, read_file, written_files
+from ..storage import FileBatch, read_file, written_files
 from . import receipts, turns
 from .errors import FAILURE_MESSAGES, InputMissing
 from .identity import safety_identifier
@@ -54,9 +66,10 @@ from .outages import DATABASE_UNREACHABLE, through_outage
 from .queueing import can_defer, enqueue_on_commit
 
 logger = logging.getLogger("aigen.services")
+T = TypeVar("T")
 
 # Seconds early a deferred run may arrive and still wait for its time (see
-# ``_claim_when_due``).
+# ``_early_by``).
 EARLY_RUN_TOLERANCE = 5.0
 
 
@@ -70,13 +83,137 @@ class _Superseded(Exception):
     deadline): its outcome must not be recorded."""
 
 
-def run_generation(generation_id: str) -> str:
+@dataclass(frozen=True)
+class _Run:
+    """A claimed run: the generation and the token its outcome is fenced by."""
+
+    generation: Generation
+    token: Any
+
+
+def run_generation(generation_id: str, *, hand_back: bool = True) -> str:
     """Run a pending generation to a terminal status (or defer it); returns the status.
 
     Unexpected errors (misconfiguration, storage failures) mark the generation failed
-    and are re-raised so the worker logs them.
+    and are re-raised so the worker logs them. A run stopped before its result came
+    (``KeyboardInterrupt``, ``SystemExit``) goes back to the queue, unless
+    ``hand_back`` is False: then it stays running for the caller to settle (``generate``
+    cancels it; queued again, this process's own backend could start it once more and
+    pay for a call nobody waits for).
     """
-    generation = _claim(generation_id) or _claim_when_due(generation_id)
+    run = _claim_or_status(generation_id, _claim_when_due(generation_id))
+    if not isinstance(run, _Run):
+        return run
+    try:
+        response = get_client().generate_sync(_prepare(run))
+    except BaseException as exc:
+        return _call_failed(run, exc, hand_back=hand_back)
+    return _record(run, response)
+
+
+async def arun_generation(generation_id: str) -> str:
+    """``run_generation`` for an event loop: the paid call is awaited, so one process
+    holds many runs in flight (procrastinate's worker; ``aigen_app.procrastinate_backend``).
+
+    Every database step runs on one of ``AIGEN["DATABASE_THREADS"]`` threads (each with
+    its own connection), never on the event loop; the rules are the synchronous path's
+    own functions. A cancelled run (the worker's stop timeout or a second signal) goes
+    back to the queue like ``worker_stopped``. The steps that change the row (the claim,
+    the outcome, the hand-back) run to their end even when the run is cancelled
+    meanwhile: a claim is then handed back, and a result the API has returned is
+    recorded (or kept with its receipt), never dropped half way.
+    """
+    claimed, stopping = await _to_the_end(_claim, generation_id)
+    if claimed is None and not stopping:
+        wait = await _on_database_thread(_early_by)(generation_id)
+        if wait is not None:
+            await asyncio.sleep(wait)
+            claimed, stopping = await _to_the_end(_claim, generation_id)
+    run, stopped = await _to_the_end(_claim_or_status, generation_id, claimed)
+    if not isinstance(run, _Run):
+        return run
+    if stopping or stopped:  # claimed as the stop came: hand it back, re-raise the stop
+        return (await _to_the_end(_call_failed, run, asyncio.CancelledError()))[0]
+    current = asyncio.current_task()
+    if current is not None:
+        _in_flight[current] = asyncio.get_running_loop()
+    settle: Callable[[], str]
+    try:
+        request = await _on_database_thread(_prepare)(run)
+        response = await get_client().generate(request)
+    except BaseException as exc:
+        # A stop is handed back, then re-raised (``_call_failed`` re-raises it).
+        settle = functools.partial(_call_failed, run, exc)
+    else:
+        settle = functools.partial(_record, run, response)
+    finally:  # no longer waiting for the API: a second signal has nothing to cancel here
+        _in_flight.pop(current, None)  # type: ignore[arg-type]
+    return (await _to_the_end(settle))[0]
+
+
+async def _to_the_end(step: Callable[..., T], *args: Any) -> tuple[T, bool]:
+    """Run a database step on a database thread to its end, even if this task is
+    cancelled meanwhile (a step cancelled while queued for a thread would never run):
+    its result, and whether a cancel arrived."""
+    task = asyncio.ensure_future(_on_database_thread(step)(*args))
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    return task.result(), cancelled
+
+
+@functools.cache
+def _database_threads() -> ThreadPoolExecutor:
+    """The threads ``arun_generation``'s database steps run on, each holding its own
+    connection: ``AIGEN["DATABASE_THREADS"]``, read once per process. One
+    (``sync_to_async``'s thread-sensitive default) put every run's claim, reads, files
+    and recording in one line: B8 (docs/benchmarks.md) measured the effect."""
+    return ThreadPoolExecutor(int(aigen_settings.DATABASE_THREADS),
+                              thread_name_prefix="aigen-db")
+
+
+def close_database_threads() -> None:
+    """Close the database threads' connections and end the threads (the next run makes
+    new ones): for a process that goes on without runs, such as a test's, whose open
+    connections would keep its database from being dropped."""
+    threads = _database_threads()
+    _database_threads.cache_clear()
+    every_thread = threading.Barrier(threads._max_workers)  # one call on each thread
+
+    def close() -> None:
+        every_thread.wait(timeout=30)
+        connections.close_all()
+
+    for call in [threads.submit(close) for _ in range(threads._max_workers)]:
+        call.result()
+    threads.shutdown()
+
+
+def _on_database_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    return sync_to_async(function, thread_sensitive=False, executor=_database_threads())
+
+
+# The asyncio tasks of ``arun_generation`` calls waiting for the API, with their loop.
+_in_flight: dict[asyncio.Task[Any], asyncio.AbstractEventLoop] = {}
+
+
+def cancel_runs_in_flight() -> int:
+    """Cancel every ``arun_generation`` still waiting for the API (from any thread or a
+    signal handler): each hands its generation back. Returns how many."""
+    runs = list(_in_flight.items())
+    for task, loop in runs:
+        loop.call_soon_threadsafe(task.cancel)
+    return len(runs)
+
+
+def _claim_or_status(generation_id: str, generation: Generation | None) -> _Run | str:
+    """The claimed run, or the status to return without running: not claimed (another
+    run has it, or it is settled), or out of attempts."""
     if generation is None:
         current = Generation.objects.filter(pk=generation_id).values_list("status", flat=True)
         status = current.first()
@@ -88,12 +225,23 @@ def run_generation(generation_id: str) -> str:
         return _finish(generation, token, GenerationStatus.FAILED, error_code="attempts_exhausted",
                        error_message=f"Gave up after {max_attempts} task runs "
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
+    return _Run(generation, token)
+
+
+def _prepare(run: _Run) -> GenerationRequest:
+    """Announce the run and read its request (retried through a database outage)."""
+    generation = run.generation
+    generation_started.send(sender=Generation, generation=generation)
+    return through_outage(lambda: build_request(generation), until=generation.deadline_at,
+                          what=f"generation {generation.pk}: reading its request")
+
+
+def _call_failed(run: _Run, error: BaseException, *, hand_back: bool = True) -> str:
+    """Settle a run whose request could not be built or whose API call raised
+    ``error``; returns the status, or re-raises what the worker must see."""
+    generation, token = run.generation, run.token
     try:
-        generation_started.send(sender=Generation, generation=generation)
-        request = through_outage(lambda: build_request(generation),
-                                 until=generation.deadline_at,
-                                 what=f"generation {generation.pk}: reading its request")
-        response = get_client().generate_sync(request)
+        raise error
     except InputMissing as exc:
         logger.warning("generation %s failed: %s", generation.pk, exc.detail)
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
@@ -105,7 +253,8 @@ def run_generation(generation_id: str) -> str:
                        error_message=exc.message, block_reason=exc.reason[:200],
                        api_attempts=exc.attempts, request_id=exc.request_id[:200])
     except GenerationError as exc:
-        if isinstance(exc, ServerError) and _asks_a_long_wait(exc):
+        if isinstance(exc, CapacityTimeoutError) or (
+                isinstance(exc, ServerError) and _asks_a_long_wait(exc)):
             return _rate_limited(generation, token, exc)
         finish_reason = exc.finish_reason if isinstance(exc, NoImageError) else ""
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
@@ -118,18 +267,23 @@ def run_generation(generation_id: str) -> str:
         _failed_internally(generation, token, "internal_error")
         raise
     except BaseException:
-        # SystemExit or KeyboardInterrupt: the worker is told to stop now. No result
-        # has come, so the generation goes back to the queue at once instead of staying
-        # running until its deadline.
-        _hand_back(generation, token)
+        # SystemExit, KeyboardInterrupt or asyncio.CancelledError: the worker is told
+        # to stop now. No result has come, so the generation goes back to the queue at
+        # once instead of staying running until its deadline.
+        if hand_back:
+            _hand_back(generation, token)
         raise
+
+
+def _record(run: _Run, response: GenerationResponse) -> str:
+    """Record the paid result of ``run`` (see ``_succeeded``)."""
     try:
-        return _succeeded(generation, token, response)
+        return _succeeded(run.generation, run.token, response)
     except ResultKept:
         raise  # the row stays running: aigen_recover records the kept result
     except Exception:
         # The files are gone already (written_files); say why the result is missing.
-        _failed_internally(generation, token, "result_not_saved",
+        _failed_internally(run.generation, run.token, "result_not_saved",
                            api_attempts=response.attempts)
         raise
 
@@ -145,26 +299,49 @@ def _failed_internally(generation: Generation, token: Any, code: str, **fields: 
 def _claim(generation_id: str) -> Generation | None:
     now = timezone.now()
     deadline = now + timedelta(seconds=run_deadline())
-    claimed = (
-        Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
-        .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
-        .update(
-            status=GenerationStatus.RUNNING, run_token=uuid.uuid4(), attempts=F("attempts") + 1,
-            started_at=now, finished_at=None, run_after=None, deadline_at=deadline,
-        )
-    )
-    if not claimed:
+    # Retried through an outage like every other step of a run: a worker that meets a
+    # lost connection here waits for the database instead of dropping the delivery. A
+    # claim that committed but whose answer was lost is recognised by its token.
+    token = uuid.uuid4()
+    claimed = through_outage(lambda: _mark_running(generation_id, now, deadline, token),
+                             until=deadline, what=f"generation {generation_id}: claiming it")
+    if not claimed and not through_outage(
+            # A retried claim whose first try committed but whose answer was lost.
+            lambda: Generation.objects.filter(pk=generation_id, run_token=token).exists(),
+            until=deadline, what=f"generation {generation_id}: checking its claim"):
         return None
     # The row is this run's now: a lost connection must not strand it running.
     return through_outage(lambda: Generation.objects.get(pk=generation_id), until=deadline,
                           what=f"generation {generation_id}: reading its claimed row")
 
 
+def _mark_running(generation_id: str, now: datetime, deadline: datetime, token: Any) -> int:
+    """The claim itself: one conditional UPDATE, pending (and due) -> running."""
+    return (
+        Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
+        .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
+        .update(
+            status=GenerationStatus.RUNNING, run_token=token, attempts=F("attempts") + 1,
+            started_at=now, finished_at=None, run_after=None, deadline_at=deadline,
+        )
+    )
+
+
 def _claim_when_due(generation_id: str) -> Generation | None:
-    """Claim a deferred generation delivered a little before its ``run_after``, once that
-    time comes. Backends run deferred work slightly early (RQ schedules in whole
-    seconds; a worker's clock may lag the database's); dropping such a run would leave
-    the generation pending until ``aigen_recover`` re-sends it."""
+    """Claim ``generation_id``, waiting first when it was delivered a little early."""
+    generation = _claim(generation_id)
+    if generation is None and (wait := _early_by(generation_id)) is not None:
+        time.sleep(wait)
+        generation = _claim(generation_id)
+    return generation
+
+
+def _early_by(generation_id: str) -> float | None:
+    """Seconds until a deferred generation delivered a little before its ``run_after``
+    is due (None when it is not such a delivery). Backends run deferred work slightly
+    early (RQ schedules in whole seconds; a worker's clock may lag the database's);
+    dropping such a run would leave the generation pending until ``aigen_recover``
+    re-sends it."""
     run_after = (Generation.objects.filter(pk=generation_id, status=GenerationStatus.PENDING)
                  .values_list("run_after", flat=True).first())
     if run_after is None:
@@ -172,8 +349,7 @@ def _claim_when_due(generation_id: str) -> Generation | None:
     wait = (run_after - timezone.now()).total_seconds()
     if not 0 < wait <= EARLY_RUN_TOLERANCE:
         return None  # a stale duplicate delivery: the deferred one comes later
-    time.sleep(wait)
-    return _claim(generation_id)
+    return wait
 
 
 def run_deadline() -> float:
@@ -344,19 +520,23 @@ def _asks_a_long_wait(exc: ServerError) -> bool:
     return exc.retry_after is not None and exc.retry_after > float(aigen_settings.MAX_RETRY_WAIT)
 
 
-def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | ServerError) -> str:
+def _rate_limited(generation: Generation, token: Any,
+                  exc: RateLimitError | ServerError | CapacityTimeoutError) -> str:
     """Defer the generation past the server's requested wait, or fail saying why not."""
     if isinstance(exc, RateLimitError) and exc.per_day:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        error_message=f"The API's daily quota is exhausted: {exc.message}",
                        api_attempts=exc.attempts)
-    wait = exc.retry_after if exc.retry_after is not None else float(
+    retry_after = None if isinstance(exc, CapacityTimeoutError) else exc.retry_after
+    wait = retry_after if retry_after is not None else float(
         aigen_settings.RATE_LIMIT_DEFAULT_WAIT)
     max_attempts = int(aigen_settings.TASK_MAX_ATTEMPTS)
     refusal = ("Rate limited by the API" if isinstance(exc, RateLimitError)
+               else "No rate-limit capacity within the deadline"
+               if isinstance(exc, CapacityTimeoutError)
                else f"The API is unavailable ({exc.message})")
     limit = float(aigen_settings.MAX_RETRY_WAIT)
-    if exc.retry_after is None:
+    if retry_after is None:
         why = f"no wait named; trying again in {wait:g}s"
     elif wait > limit:
         why = f"retry after {wait:g}s, longer than the {limit:g}s the client waits"
@@ -373,16 +553,19 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
         )
     # A wait longer than the client sleeps (a long 429 or Retry-After, answered at once,
     # or the limiter refusing locally during a cooldown) is a deferral, not a failed run:
-    # the run gives its attempt back. TASK_MAX_ATTEMPTS counts runs that crashed or had
-    # their retries refused, so a backlog behind a long cooldown drains when it lifts.
-    deferral = exc.retry_after is not None and wait > limit
+    # the run gives its attempt back, as does one the limiter held back until its
+    # deadline without sending anything. TASK_MAX_ATTEMPTS counts runs that crashed or
+    # had their retries refused, so a backlog behind a long cooldown drains when it lifts.
+    deferral = (retry_after is not None and wait > limit) or (
+        isinstance(exc, CapacityTimeoutError) and exc.requests_sent == 0)
     if not deferral and generation.attempts >= max_attempts:
         return _finish(generation, token, GenerationStatus.FAILED, error_code=exc.code,
                        api_attempts=exc.attempts,
                        error_message=f"{reason}; gave up after {generation.attempts} task runs "
                        "(AIGEN['TASK_MAX_ATTEMPTS']).")
     run_after = timezone.now() + timedelta(seconds=wait)
-    try:
+
+    def defer() -> None:
         with transaction.atomic():
             _fenced_update(
                 generation, token, GenerationStatus.PENDING, run_token=None, deadline_at=None,
@@ -392,8 +575,10 @@ def _rate_limited(generation: Generation, token: Any, exc: RateLimitError | Serv
                 error_message=f"{reason}; deferred until {run_after.isoformat()}.",
             )
             enqueue_on_commit(generation.pk, run_after=run_after)
-    except _Superseded:
-        pass
+
+    with contextlib.suppress(_Superseded):
+        through_outage(defer, until=generation.deadline_at,
+                       what=f"generation {generation.pk}: deferring it")
     return _status_of(generation)
 
 

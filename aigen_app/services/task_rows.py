@@ -4,9 +4,12 @@ django-tasks-db keeps its queue in the database (``DBTaskResult`` rows), so
 ``aigen_recover`` can tell a generation waiting in a long but healthy backlog (its task
 row is still READY) from one whose task was lost, and re-send only the latter; and it
 can reclaim the rows of workers that died mid-task, which that backend leaves RUNNING
-forever. Other backends (RQ, Celery) keep their queue out of sight: there, pending
-generations are re-sent after a while as before (a duplicate delivery is harmless, as
-only one run can claim a generation).
+forever. procrastinate's jobs (``aigen_app.procrastinate_backend``) are read the same
+way: ``todo`` jobs wait, ``doing`` jobs of a worker whose heartbeat is older than any
+live run (SIGKILL, a lost machine), or started longer ago than any live run, are dead
+and are failed so that the generation is queued once more. Other backends (RQ, Celery)
+keep their queue out of sight: there, pending generations are re-sent after a while as
+before (a duplicate delivery is harmless, as only one run can claim a generation).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from . import queueing
 
 logger = logging.getLogger("aigen.services")
 
@@ -38,9 +46,8 @@ class QueuedTasks:
 def _task_rows() -> Any | None:
     """The generation task's rows on the configured backend, when it keeps them in the
     database (django-tasks-db); None otherwise."""
-    from ..tasks import get_backend, run_generation_task
-
-    backend = get_backend()
+    queue = queueing.registered()
+    backend = queue.backend()
     try:
         from django_tasks_db.backend import DatabaseBackend
         from django_tasks_db.models import DBTaskResult
@@ -49,13 +56,73 @@ def _task_rows() -> Any | None:
     if not isinstance(backend, DatabaseBackend):
         return None
     return DBTaskResult.objects.filter(backend_name=backend.alias,
-                                       task_path=run_generation_task.module_path)
+                                       task_path=queue.task_path)
+
+
+def _procrastinate_jobs() -> Any | None:
+    """The generation jobs when the configured backend is procrastinate's; else None.
+
+    The backend names its generation job (``generation_job``), so the services need not
+    import the task layer to recognise it."""
+    job_name = getattr(queueing.registered().backend(), "generation_job", None)
+    if job_name is None:
+        return None
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    return ProcrastinateJob.objects.filter(task_name=job_name)
+
+
+def _dead_jobs(jobs: Any, stale_before: datetime) -> Any:
+    """``doing`` jobs whose worker is gone or silent since before ``stale_before``, or
+    that started before it (longer ago than any live run lasts). The latter catches a
+    live worker's job it never ran: its fetch committed but the answer was lost with the
+    connection, so the worker fetched again and the job stays ``doing`` for as long as
+    that worker beats."""
+    started = Max("procrastinateevent__at", filter=Q(procrastinateevent__type="started"))
+    return jobs.filter(status="doing").annotate(started_at=started).filter(
+        Q(worker__isnull=True) | Q(worker__last_heartbeat__lt=stale_before)
+        | Q(started_at__lt=stale_before))
+
+
+def _queued_jobs(jobs: Any, stale_before: datetime) -> QueuedTasks:
+    waiting = {str(args.get("generation_id")) for args in
+               jobs.filter(status="todo").values_list("args", flat=True)}
+    dead = _dead_jobs(jobs, stale_before).values_list("pk", flat=True)
+    running = {str(args.get("generation_id")) for args in
+               jobs.filter(status="doing").exclude(pk__in=dead).values_list("args", flat=True)}
+    return QueuedTasks(frozenset(waiting), frozenset(running))
+
+
+def _reclaim_dead_jobs(jobs: Any, stale_before: datetime) -> list[str]:
+    """Fail the dead workers' ``doing`` jobs through procrastinate's own function."""
+    from procrastinate import sql
+    from procrastinate.contrib.django import app
+
+    reclaimed = []
+    for pk in _dead_jobs(jobs, stale_before).values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                app.connector.get_sync_connector().execute_query(
+                    query=sql.queries["finish_job"], job_id=pk, status="failed",
+                    delete_job=False)
+        except Exception:
+            if jobs.filter(pk=pk, status="doing").exists():
+                raise  # a real failure (the database, the query), not a race
+            logger.info("procrastinate job %s finished meanwhile", pk)
+            continue
+        reclaimed.append(str(pk))
+    if reclaimed:
+        logger.warning("reclaimed %d procrastinate job(s) of dead workers", len(reclaimed))
+    return reclaimed
 
 
 def queued_tasks(*, stale_before: datetime) -> QueuedTasks | None:
     """The generations the database backend still holds a task for (RUNNING rows
     started before ``stale_before`` count as dead, not running); None when the
     backend's queue cannot be seen."""
+    jobs = _procrastinate_jobs()
+    if jobs is not None:
+        return _queued_jobs(jobs, stale_before)
     rows = _task_rows()
     if rows is None:
         return None
@@ -75,7 +142,11 @@ def queued_tasks(*, stale_before: datetime) -> QueuedTasks | None:
 def reclaim_dead_task_rows(*, stale_before: datetime, now: datetime) -> list[str]:
     """Mark FAILED the generation task's rows still RUNNING that started before
     ``stale_before`` (longer ago than any live run lasts: their worker died); returns
-    their ids. Their generations are settled by ``recover_generations`` itself."""
+    their ids. Their generations are settled by ``recover_generations`` itself.
+    procrastinate: its dead workers' jobs (``_dead_jobs``) are failed likewise."""
+    jobs = _procrastinate_jobs()
+    if jobs is not None:
+        return _reclaim_dead_jobs(jobs, stale_before)
     rows = _task_rows()
     if rows is None:
         return []

@@ -25,9 +25,16 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from ..client import ConversationTurn, TurnPart
-from ..models import Conversation, Generation, GenerationStatus, PartKind, Turn, TurnRole
-from ..models import TurnPart as StoredPart
+from ..client import ContentPart, ConversationTurn
+from ..models import (
+    Conversation,
+    Generation,
+    GenerationStatus,
+    PartKind,
+    Turn,
+    TurnPart,
+    TurnRole,
+)
 from ..storage import read_file
 
 
@@ -77,8 +84,8 @@ def fill_model_turn(generation: Generation, parts: Sequence[PartRecord]) -> Turn
 
 
 def _store_parts(turn: Turn, parts: Sequence[PartRecord]) -> None:
-    StoredPart.objects.bulk_create(
-        StoredPart(
+    TurnPart.objects.bulk_create(
+        TurnPart(
             turn=turn, index=index, text=part.text or "", image=part.image_name,
             kind=PartKind.TEXT if part.text is not None else PartKind.IMAGE,
             mime_type=part.mime_type, byte_size=part.byte_size, sha256=part.sha256,
@@ -140,10 +147,10 @@ def to_client_turn(turn: Turn) -> ConversationTurn:
     """A stored turn as the client replays it: every part in order, images read back
     from storage, each thought signature exactly as it was received."""
     parts = tuple(
-        TurnPart(text=part.text, thought_signature=part.thought_signature)
+        ContentPart(text=part.text, thought_signature=part.thought_signature)
         if not part.is_image
-        else TurnPart(image_data=read_file(part.image.name or ""), mime_type=part.mime_type,
-                      thought_signature=part.thought_signature)
+        else ContentPart(image_data=read_file(part.image.name or ""), mime_type=part.mime_type,
+                         thought_signature=part.thought_signature)
         for part in turn.parts.all()
     )
     return ConversationTurn(role=TurnRole(turn.role).value, parts=parts)  # type: ignore[arg-type]

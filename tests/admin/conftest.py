@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from aigen_app import services
 from aigen_app.models import Generation
-from tests.conftest import DUMMY, Media
+from tests.support import DUMMY, Media
 
 
 @pytest.fixture(autouse=True)

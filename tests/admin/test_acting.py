@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from aigen_app import services
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset
-from tests.conftest import Media, aigen_settings_for, png_bytes, stored_files
+from tests.support import Media, aigen_settings_for, png_bytes, stored_files
 
 from .helpers import ACT_ALL, VIEW_ALL, admin_url, staff_client
 

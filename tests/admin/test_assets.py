@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from aigen_app import services
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 from .helpers import admin_url, result_rows
 

@@ -26,8 +26,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from aigen_app import services
 from aigen_app.models import Generation, GenerationStatus
-from tests.browser import CHROMIUM_ARGS, loaded_images
-from tests.conftest import Media, png_bytes, stored_files
+from tests.support import Media, png_bytes, stored_files
+from tests.support.browser import CHROMIUM_ARGS, loaded_images
 
 from .helpers import ACT_ALL, admin_url, staff_client
 
@@ -42,6 +42,7 @@ def screenshot(page: Page, directory: Path, name: str) -> Path:
     return path
 
 
+@pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 # The test body gets the suite's 120 s; installing Chromium (the session fixture, first
 # run on a fresh machine) is bounded by its own apt-get timeout instead.
@@ -147,6 +148,7 @@ def assert_fits(page: Page, selector: str) -> None:
     assert box["scroll"] <= box["client"] and box["page"] <= box["window"], (selector, box)
 
 
+@pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(150, func_only=True)
 def test_a_staff_member_without_superuser_rights_acts_in_chromium(

@@ -21,7 +21,7 @@ from aigen_app import services
 from aigen_app.admin.display import THREAD_BOX
 from aigen_app.emulator import running_emulator
 from aigen_app.models import Conversation, Generation, GenerationStatus, Turn, TurnPart
-from tests.conftest import DUMMY, aigen_settings_for
+from tests.support import DUMMY, aigen_settings_for
 
 from .helpers import admin_url, image_sources, result_rows, thread_turns
 
@@ -216,7 +216,8 @@ def test_the_refine_form_continues_from_the_latest_succeeded_generation(
         ({"prompt": "   "}, "This field is required."),
         ({"prompt": "Bigger", "seed": str(2**40)}, "seed must be a 32-bit integer."),
         ({"prompt": "Bigger", "width": "99999"}, "width must be between 1 and"),
-        ({"prompt": "Bigger", "width": "0"}, "Ensure this value is greater than or equal to 1."),
+        # One rule, one message: the services' (it was Django's min_value message here).
+        ({"prompt": "Bigger", "width": "0"}, "width must be between 1 and"),
         ({"prompt": "Bigger", "parent": "00000000-0000-4000-8000-000000000000"},
          "The generation to refine is no longer in this conversation"),
     ],

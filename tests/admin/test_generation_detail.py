@@ -10,7 +10,7 @@ from django.test import Client
 
 from aigen_app import services
 from aigen_app.models import Generation
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 from .helpers import admin_url, field
 

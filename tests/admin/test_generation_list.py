@@ -17,7 +17,7 @@ from django.utils import timezone
 from aigen_app import services
 from aigen_app.models import Generation
 from aigen_app.storage import AigenStorage, get_storage
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 from .helpers import admin_url, image_sources, result_rows
 

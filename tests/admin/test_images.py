@@ -12,7 +12,7 @@ from django.test import Client
 
 from aigen_app import services
 from aigen_app.models import Generation, TurnPart
-from tests.conftest import Media, png_bytes
+from tests.support import Media, png_bytes
 
 from .helpers import admin_url
 

@@ -15,7 +15,7 @@ from django.utils import translation
 
 from aigen_app import services
 from aigen_app.models import Generation
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 from .helpers import admin_url
 

@@ -9,7 +9,7 @@ import zlib
 
 from PIL import Image
 
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:

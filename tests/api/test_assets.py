@@ -16,10 +16,11 @@ from django.test import override_settings
 from PIL import Image
 from rest_framework.test import APIClient
 
-from aigen_app import image_checks, services
+from aigen_app import services
+from aigen_app.images import acceptance
 from aigen_app.models import MediaAsset
-from tests.api.conftest import delivered, streamed
-from tests.conftest import Media, png_bytes, s3_storages, stored_files
+from tests.api.helpers import delivered, streamed
+from tests.support import Media, png_bytes, s3_storages, stored_files
 
 pytestmark = pytest.mark.django_db
 URL = "/api/assets/"
@@ -119,7 +120,7 @@ def test_truncated_heic_is_refused(api: APIClient, media_storage: Media) -> None
 def test_heic_without_pillow_heif_is_refused_with_a_reason(
     api: APIClient, monkeypatch: pytest.MonkeyPatch, media_storage: Media
 ) -> None:
-    monkeypatch.setattr(image_checks, "pillow_heif", None)
+    monkeypatch.setattr(acceptance, "pillow_heif", None)
 
     response = upload(api, heic_bytes(), name="IMG_0001.HEIC", content_type="image/heic")
 
@@ -231,7 +232,7 @@ def test_a_photo_uploaded_with_gps_is_stored_served_and_sent_without_it(
 ) -> None:
     import base64
 
-    from tests.test_image_metadata import assert_private, assert_upright, camera_jpeg
+    from tests.images.test_metadata import assert_private, assert_upright, camera_jpeg
 
     response = upload(api, camera_jpeg(), name="IMG_0001.jpg", content_type="image/jpeg",
                       asset_type="face")

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import running_emulator
 from aigen_app.models import TurnPart
-from tests.api.conftest import delivered, pending_generation
-from tests.conftest import aigen_settings_for
+from tests.api.helpers import delivered, pending_generation
+from tests.support import aigen_settings_for
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("immediate_tasks")]
@@ -55,7 +55,7 @@ def test_detail_lists_turns_in_order_without_signatures(api: APIClient) -> None:
 
 
 def test_list_is_a_summary_without_turns(api: APIClient, alice: Any) -> None:
-    from tests.api.conftest import pending_generation
+    from tests.api.helpers import pending_generation
 
     pending_generation(alice, "First prompt")
     pending_generation(alice, "Second prompt")
@@ -69,7 +69,7 @@ def test_list_is_a_summary_without_turns(api: APIClient, alice: Any) -> None:
 
 
 def test_a_turn_part_without_an_image_is_404(api: APIClient, alice: Any) -> None:
-    from tests.api.conftest import pending_generation
+    from tests.api.helpers import pending_generation
 
     generation = pending_generation(alice)
     base = f"/api/conversations/{generation.conversation_id}/turns"

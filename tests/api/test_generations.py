@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus, Turn, TurnPart
-from tests.api.conftest import delivered, finished_generation, make_asset, pending_generation
-from tests.conftest import aigen_settings_for, png_bytes
+from tests.api.helpers import delivered, finished_generation, make_asset, pending_generation
+from tests.support import aigen_settings_for, png_bytes
 
 URL = "/api/generations/"
 
@@ -131,7 +131,7 @@ class TestFinishedAtOnce:
         assert Generation.objects.count() == 1
         assert len(aigen_emulator.requests()) == 1
 
-    def test_daily_quota_answers_429_quota_exceeded(
+    def test_daily_limit_answers_429_daily_limit_reached(
         self, api: APIClient, emulator: EmulatorServer
     ) -> None:
         with override_settings(AIGEN=aigen_settings_for(emulator, USER_DAILY_LIMIT=1)):
@@ -140,7 +140,8 @@ class TestFinishedAtOnce:
 
         assert response.status_code == 429
         data = response.json()
-        assert data["code"] == "quota_exceeded"
+        # The site's own limit per user, not the provider's quota (quota_exceeded).
+        assert data["code"] == "daily_limit_reached"
         assert "limit" in data["message"]
         assert int(response["Retry-After"]) == data["retry_after"] > 0
         assert Generation.objects.count() == 1

@@ -71,6 +71,7 @@ PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_api_keeps_its_contract_whatever_the_hosts_rest_framework(
         variant: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.models import Conversation, Generation, MediaAsset, TurnPart
 from tests.api.hostile import CASES
-from tests.conftest import Media, stored_files
+from tests.support import Media, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_tasks")]
 each_case = pytest.mark.parametrize(("name", "content", "content_type", "limits"),

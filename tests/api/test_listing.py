@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn, TurnPart
-from tests.api.conftest import finished_generation, make_asset, pending_generation
-from tests.conftest import DUMMY
+from tests.api.helpers import finished_generation, make_asset, pending_generation
+from tests.support import DUMMY
 
 URL = "/api/generations/"
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, MediaAsset, TurnPart
-from tests.api.conftest import delivered, make_asset
+from tests.api.helpers import delivered, make_asset
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("immediate_tasks")]

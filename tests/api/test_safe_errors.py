@@ -15,9 +15,9 @@ from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.services.errors import FAILURE_MESSAGES
 from aigen_app.signals import generation_started
-from tests.api.conftest import pending_generation
+from tests.api.helpers import pending_generation
 from tests.api.leaks import internal_details
-from tests.conftest import Media, png_bytes
+from tests.support import Media, png_bytes
 
 pytestmark = pytest.mark.django_db
 URL = "/api/generations/"

@@ -24,7 +24,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from aigen_app.emulator import EmulatorServer
-from tests.conftest import aigen_settings_for, png_bytes
+from tests.support import aigen_settings_for, png_bytes
 
 # The project's schemathesis configuration: every check, one declared allowance.
 CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from aigen_app.models import Generation, MediaAsset
-from tests.conftest import png_bytes
+from tests.support import png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_tasks")]
 URL = "/api/generations/"
@@ -82,7 +82,7 @@ def test_a_bad_query_parameter_is_refused(api: APIClient, params: dict[str, str]
 def test_detail_endpoints_refuse_query_parameters_they_do_not_take(
     api: APIClient, alice: Any
 ) -> None:
-    from tests.api.conftest import pending_generation
+    from tests.api.helpers import pending_generation
 
     generation = pending_generation(alice)
     refused(api.get(f"{URL}{generation.pk}/", {"expand": "all"}), "expand")

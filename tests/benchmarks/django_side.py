@@ -25,11 +25,11 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/"
 
 
 def set_up(workdir: Path, base_url: str = "http://127.0.0.1:9/v1beta",
-           database_url: str | None = None) -> None:
+           database_url: str | None = None, task_backend: str = "immediate") -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="project.settings", DJANGO_DEBUG="0",
         DATABASE_URL=database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
-        DJANGO_MEDIA_ROOT=str(workdir / "media"), AIGEN_TASK_BACKEND="immediate",
+        DJANGO_MEDIA_ROOT=str(workdir / "media"), AIGEN_TASK_BACKEND=task_backend,
         AI_API_KEY=API_KEY, AI_BASE_URL=base_url, AI_MODEL=MODEL, AIGEN_LOG="ERROR",
     )
     import django
@@ -94,7 +94,7 @@ def sync_path(base_url: str, calls: int, postgres: bool) -> None:
         from django.contrib.auth import get_user_model
 
         from aigen_app.client import GenerationRequest
-        from aigen_app.gateway import get_client
+        from aigen_app.client_factory import get_client
         from aigen_app.models import GenerationStatus
         from aigen_app.services import create_generation
 

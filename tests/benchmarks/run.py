@@ -45,12 +45,19 @@ class Plan:
     b6_requests: int = 30
     b7_calls: int = 256
     b7_latency: float = 30.0
+    # B8: generations through 2 worker processes on PostgreSQL; db_worker runs one at a
+    # time per process, so it gets a reduced count and its throughput is extrapolated.
+    b8_generations: int = 1000
+    b8_latency: float = 30.0
+    b8_concurrency: int = 256
+    b8_db_worker_generations: int = 6
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(reps=2, b1_calls=20, b2_calls=64, b2_latency=0.5, b3_rpm=60,
                    b3_seconds=6.0, b4_size=1024, b4_reps=1, b5_calls=5, b6_sizes=(200, 1000),
-                   b6_requests=5, b7_calls=32, b7_latency=2.0)
+                   b6_requests=5, b7_calls=32, b7_latency=2.0, b8_generations=24,
+                   b8_latency=1.0, b8_concurrency=16, b8_db_worker_generations=4)
 
 
 def available_peers() -> list[str]:
@@ -217,7 +224,7 @@ B3_VARIANTS = (
 
 
 def shared_limiter_available() -> bool:
-    if importlib.util.find_spec("aigen_app.limits") is None:
+    if importlib.util.find_spec("aigen_app.shared_limiter") is None:
         return False
     try:
         import redis
@@ -383,6 +390,39 @@ def b7(table: Table, plan: Plan, log: Callable[[str], None]) -> None:
                           compare=False, fmt="{:.0f}"))
 
 
+# -- B8 -------------------------------------------------------------------------------
+
+def b8(table: Table, plan: Plan, log: Callable[[str], None]) -> None:
+    if not postgres_available():
+        log("B8: skipped (needs PostgreSQL on 127.0.0.1:5432)")
+        return
+    workers = 2
+    for engine, count, concurrency in (
+            ("procrastinate", plan.b8_generations, plan.b8_concurrency),
+            ("db_worker", plan.b8_db_worker_generations, 1)):
+        log(f"B8: {count} generations at {plan.b8_latency:g} s through {workers} "
+            f"{engine} workers")
+        result = result_of(python("tests.benchmarks.engines", engine, "--generations",
+                                  str(count), "--latency", str(plan.b8_latency),
+                                  "--workers", str(workers), "--concurrency",
+                                  str(concurrency)))
+        label = f"ours: {engine}" + (f" x{concurrency}" if engine == "procrastinate" else "")
+        ended = ", ".join(f"{n} {status}" for status, n in result["statuses"].items())
+        wall_note = f"{count} generations ({ended})"
+        if engine == "db_worker":
+            wall_note += (f"; reduced count, {result['per_minute']:.1f}/min measured, so "
+                          f"{plan.b8_generations} would take "
+                          f"{plan.b8_generations / result['per_minute']:.0f} min")
+        table.add(Row("B8", "wall, all generations settled", label, "s",
+                      [result["wall_s"]], wall_note, compare=False, fmt="{:.1f}"))
+        table.add(Row("B8", "peak RSS per worker", label, "MB",
+                      [max(result["peak_rss_mb"])], compare=False, fmt="{:.0f}"))
+        table.add(Row("B8", "peak DB connections, all workers", label, "connections",
+                      [result["peak_connections"]], compare=False, fmt="{:.0f}"))
+        table.add(Row("B8", "paid calls per generation", label, "calls",
+                      [result["paid_per_generation"]], compare=False, fmt="{:.2f}"))
+
+
 # -- targets --------------------------------------------------------------------------
 
 def verdicts(table: Table, plan: Plan) -> list[str]:
@@ -465,10 +505,17 @@ def verdicts(table: Table, plan: Plan) -> list[str]:
             flight[label].median >= plan.b7_calls and waiting[label].median < 300,
             "; ".join(f"{c.removeprefix('ours: ')}: {flight[c].median:.0f} in flight, "
                       f"{waiting[c].median:.0f} MB" for c in flight))
+    b8 = rows("B8", "wall, all generations settled")
+    label = f"ours: procrastinate x{plan.b8_concurrency}"
+    if label in b8:
+        rss = rows("B8", "peak RSS per worker")[label].median
+        say("B8", f"{plan.b8_generations} generations at {plan.b8_latency:g} s through 2 "
+            "workers in under 2 minutes", b8[label].median < 120,
+            f"{b8[label].median:.1f} s, {rss:.0f} MB peak per worker; {b8[label].note}")
     return out
 
 
-BENCHMARKS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
+BENCHMARKS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -519,6 +566,8 @@ def main(argv: list[str] | None = None) -> None:
         b5(table, plan, log)
     if "B6" in only:
         b6(table, plan, log)
+    if "B8" in only:
+        b8(table, plan, log)
     log("done")
     table.verdicts = verdicts(table, plan)
     if args.quick:

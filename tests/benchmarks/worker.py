@@ -218,7 +218,7 @@ def make_limiter(args: argparse.Namespace) -> Any:
     settings.configure(CACHES={"limiter": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": args.redis,
     }})
-    from aigen_app.limits import SharedRateLimiter  # type: ignore[import-not-found]
+    from aigen_app.shared_limiter import SharedRateLimiter  # type: ignore[import-not-found]
 
     return SharedRateLimiter("limiter", requests_per_minute=args.quota,
                              key_prefix=args.key_prefix)

@@ -18,6 +18,7 @@ from PIL import Image
 from aigen_app.client import (
     AIGenerationClient,
     AuthenticationError,
+    CapacityTimeoutError,
     ConfigurationError,
     ContentPolicyError,
     GenerationRequest,
@@ -441,9 +442,10 @@ async def test_waiting_for_limiter_capacity_is_bounded_by_the_deadline() -> None
     client = AIGenerationClient(api_key=API_KEY, model=MODEL, base_url=BASE_URL,
                                 deadline=0.3, limiter=SlowLimiter(5))
     route = respx.post(URL).mock(return_value=ok())
-    with pytest.raises(GenerationTimeoutError, match="rate-limit capacity") as info:
+    with pytest.raises(CapacityTimeoutError, match="rate-limit capacity") as info:
         await client.generate(request())
     assert info.value.attempts == 1
+    assert info.value.requests_sent == 0  # a caller may run it later at no cost
     assert route.call_count == 0
 
 

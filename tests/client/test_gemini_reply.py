@@ -16,7 +16,7 @@ from aigen_app.client.errors import (
     RateLimitError,
 )
 from aigen_app.client.gemini import POLICY_FINISH_REASONS, parse_reply
-from aigen_app.client.types import TurnPart, Usage
+from aigen_app.client.types import ContentPart, Usage
 
 FINAL = b"\x89PNG\r\n\x1a\nfinal-image" + bytes(range(200))
 DRAFT = b"\x89PNG\r\n\x1a\ndraft-image"
@@ -73,8 +73,8 @@ def test_success_skips_thoughts_and_keeps_every_signature_on_its_part():
     assert parsed.text == "Here is the lighthouse at night."
     assert parsed.model_turn.role == "model"
     assert parsed.model_turn.parts == (
-        TurnPart(text="Here is the lighthouse at night.", thought_signature=TEXT_SIG),
-        TurnPart(image_data=FINAL, mime_type="image/png", thought_signature=IMAGE_SIG),
+        ContentPart(text="Here is the lighthouse at night.", thought_signature=TEXT_SIG),
+        ContentPart(image_data=FINAL, mime_type="image/png", thought_signature=IMAGE_SIG),
     )
     assert parsed.model_turn.parts[1].thought_signature is not None
     assert len(parsed.model_turn.parts[1].thought_signature) == len(IMAGE_SIG)
@@ -127,7 +127,7 @@ def test_empty_text_part_with_signature_is_kept_for_replay():
 
     parsed = parse_reply(encode(body))
 
-    assert parsed.model_turn.parts[1] == TurnPart(text="", thought_signature="sigB")
+    assert parsed.model_turn.parts[1] == ContentPart(text="", thought_signature="sigB")
     assert parsed.text == ""
 
 

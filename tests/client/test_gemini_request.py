@@ -12,10 +12,10 @@ from aigen_app.client.catalog import MODELS, get_model_spec
 from aigen_app.client.errors import InvalidRequestError, UnsupportedFeatureError
 from aigen_app.client.gemini import DEFAULT_SYSTEM_INSTRUCTION, build_payload, encode_payload
 from aigen_app.client.types import (
+    ContentPart,
     ConversationTurn,
     GenerationRequest,
     MediaAssetInput,
-    TurnPart,
 )
 
 NANO = MODELS["gemini-nano-banana-2.1"]
@@ -175,7 +175,7 @@ def test_four_images_exceed_gemini_2_5_flash_image_limit_of_three():
         input_image=PNG,
         media_assets=[MediaAssetInput(PNG) for _ in range(2)],
         conversation_history=[
-            ConversationTurn("model", (TurnPart(image_data=PNG, mime_type="image/png"),)),
+            ConversationTurn("model", (ContentPart(image_data=PNG, mime_type="image/png"),)),
         ],
     )
 
@@ -224,12 +224,12 @@ def test_history_replayed_before_new_turn_with_signatures_byte_exact():
     text_signature = "Ck4BVKhc7s-_" + "A" * 300 + "=="
     image_signature = ("Eu8BCuwBAdHtim9" + "x-_+/" * 120_000)[:597_616]
     history = [
-        ConversationTurn("user", (TurnPart(text="A lighthouse at dusk"),)),
+        ConversationTurn("user", (ContentPart(text="A lighthouse at dusk"),)),
         ConversationTurn(
             "model",
             (
-                TurnPart(text="Here is your lighthouse.", thought_signature=text_signature),
-                TurnPart(image_data=PNG, mime_type="image/png",
+                ContentPart(text="Here is your lighthouse.", thought_signature=text_signature),
+                ContentPart(image_data=PNG, mime_type="image/png",
                          thought_signature=image_signature),
             ),
         ),
@@ -256,8 +256,8 @@ def test_history_replayed_before_new_turn_with_signatures_byte_exact():
 
 def test_empty_text_part_carrying_a_signature_is_replayed():
     history = [ConversationTurn("model", (
-        TurnPart(image_data=PNG, mime_type="image/png", thought_signature="sigA"),
-        TurnPart(text="", thought_signature="sigB"),
+        ContentPart(image_data=PNG, mime_type="image/png", thought_signature="sigA"),
+        ContentPart(text="", thought_signature="sigB"),
     ))]
 
     parts = build(request(conversation_history=history))["contents"][0]["parts"]

@@ -52,16 +52,13 @@ async def test_one_pool_per_loop_is_reused_within_the_loop() -> None:
     await client.close()
 
 
-async def test_the_default_transport_is_called_directly_and_decodes_compressed_replies(
+async def test_the_default_transport_reaches_the_server_and_decodes_compressed_replies(
 ) -> None:
-    """Without a mock or a proxy in the way, requests skip ``AsyncClient``'s layers;
-    a compressed reply is still decoded, as httpx would have."""
+    """Without a mock in the way, requests go over aiohttp to the server and a
+    compressed reply is decoded; with respx in place, it sees the request instead."""
     import gzip
 
     from aiohttp import web
-
-    from aigen_app.client.client import _direct_transport
-    from aigen_app.client.transport import AiohttpTransport
 
     from .helpers import success_body
 
@@ -84,11 +81,12 @@ async def test_the_default_transport_is_called_directly_and_decodes_compressed_r
         client = AIGenerationClient(api_key=API_KEY, model=MODEL,
                                     base_url=f"http://127.0.0.1:{port}/v1beta")
         result = await client.generate(GenerationRequest("p", 64, 64))
-        pool = await client.pools.get()
-        url = httpx.URL(f"http://127.0.0.1:{port}/v1beta/models/{MODEL}:generateContent")
-        assert isinstance(_direct_transport(pool, url), AiohttpTransport)
-        with respx.mock:  # a mock in place: the usual AsyncClient path, which it sees
-            assert _direct_transport(pool, url) is None
+        with respx.mock:  # a mock in place: it answers, the server sees nothing
+            url = f"http://127.0.0.1:{port}/v1beta/models/{MODEL}:generateContent"
+            route = respx.post(url).mock(return_value=httpx.Response(
+                200, json=success_body(64, 64)))
+            await client.generate(GenerationRequest("p", 64, 64))
+            assert route.called
         await client.close()
     finally:
         await runner.cleanup()

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Conversation, Generation, GenerationStatus, MediaAsset, Turn
-from tests.conftest import Media, png_bytes, stored_files
+from tests.support import Media, png_bytes, stored_files
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -251,6 +251,7 @@ def test_refining_a_failed_generation_is_a_bad_argument(aigen_emulator: Any, tmp
     assert stored_files(media_storage) == before
 
 
+@pytest.mark.processes
 def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "DATABASE_URL")}
@@ -282,6 +283,7 @@ def test_from_a_fresh_shell_without_a_key_it_uses_the_emulator(tmp_path: Path) -
     assert "size must look like 1280x720" in bad.stderr
 
 
+@pytest.mark.processes
 def test_a_refused_request_from_a_shell_prints_one_line(tmp_path: Path) -> None:
     """No emulator banner, no progress: the refusal is the only line, nothing stored."""
     env = {k: v for k, v in os.environ.items()

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from aigen_app.models import Generation, GenerationStatus, Turn
-from tests.conftest import Media, png_bytes
+from tests.support import Media, png_bytes
 
 from .test_generate import ROOT, generate
 
@@ -105,6 +105,7 @@ def test_an_id_no_provider_serves_is_refused_naming_the_providers(aigen_emulator
     assert aigen_emulator.requests() == []
 
 
+@pytest.mark.processes
 def test_from_a_fresh_shell_without_an_openai_key_it_uses_the_emulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL")}

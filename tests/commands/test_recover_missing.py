@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
-from tests.conftest import Media, png_bytes
+from tests.support import Media, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

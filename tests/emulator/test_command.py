@@ -34,6 +34,7 @@ def _first_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
     return lines.get(timeout=timeout).strip()
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_command_serves_until_interrupted(stop_signal):
     process = subprocess.Popen(

@@ -5,7 +5,6 @@ as subprocesses (never the checkout on their path)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support import free_port
 
 from .adoption import Snippet
 
@@ -27,12 +28,6 @@ DRF_SCHEMA_CLASS = "rest_framework.schemas.openapi.AutoSchema"
 STAFF = "staff"
 PASSWORD = "correct-horse-battery"  # a throwaway account of a throwaway project
 API_KEY = "host-leg-key"  # the emulator accepts any key
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
 
-from tests.browser import CHROMIUM_ARGS, loaded_images
-from tests.conftest import png_bytes
+from tests.support import png_bytes
+from tests.support.browser import CHROMIUM_ARGS, loaded_images
 
 from .project import (
     COMMAND_TIMEOUT,

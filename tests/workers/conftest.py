@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from tests.scale.conftest import processes, redis_url  # noqa: F401 - fixtures used here
+from tests.support.processes import processes, redis_url  # noqa: F401 - fixtures used here
 
 from .proxy import TcpProxy
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,9 +16,9 @@ from django.db import connections
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
-from tests.conftest import Media
-from tests.persistence.storages import referenced_files
+from tests.support import Media, wait_until
 
+from .outcome import check_outcome
 from .proxy import TcpProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_tasks")]
@@ -29,11 +27,6 @@ GENERATIONS = 12
 LATENCY = 1.0  # seconds the emulator takes to answer
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def count(status: GenerationStatus) -> int:
@@ -81,9 +74,7 @@ def test_a_database_blip_while_saving_loses_no_paid_result(
         thread.join(timeout=60)
 
     assert results == dict.fromkeys(ids, GenerationStatus.SUCCEEDED)
-    calls = Counter(entry.prompt for entry in aigen_emulator.requests())
-    assert sorted(calls.values()) == [1] * GENERATIONS  # no result paid for twice
-    assert count(GenerationStatus.RUNNING) == 0
-    assert set(media_storage.files()) == referenced_files()  # no orphan, no receipt left
+    # Each paid once, none lost, none running, no orphan file and no receipt left.
+    check_outcome(aigen_emulator, media_storage)
     # The blips did meet saves (else this test would prove nothing).
     assert any("database is unreachable" in r.getMessage() for r in caplog.records)

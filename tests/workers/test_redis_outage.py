@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from aigen_app.api import throttling
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import GenerationStatus
-from tests.conftest import DUMMY, IMMEDIATE, Media, aigen_settings_for
+from tests.support import DUMMY, IMMEDIATE, Media, aigen_settings_for
 
 from .proxy import TcpProxy
 

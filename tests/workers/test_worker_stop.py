@@ -6,7 +6,6 @@ paid call."""
 from __future__ import annotations
 
 import functools
-import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +17,10 @@ from django_tasks_db.models import DBTaskResult
 from aigen_app import services
 from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
-from tests.conftest import Media
+from tests.support import Media, wait_until
 
-from .workers import Workers, wait_until
+from .outcome import check_outcome
+from .workers import Workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_tasks")]
 
@@ -51,33 +51,33 @@ def handled(workers: Workers, signals: int) -> bool:
 @pytest.mark.parametrize(("stop_timeout", "signals"), [("60", 2), ("0.5", 1)],
                          ids=["second-sigterm", "stop-timeout"])
 def test_a_stopped_worker_hands_its_generation_back_at_once(
-    make_user: Any, emulator: EmulatorServer, workers: Workers, stop_timeout: str,
-    signals: int,
+    make_user: Any, emulator: EmulatorServer, workers: Workers, media_storage: Media,
+    stop_timeout: str, signals: int,
 ) -> None:
     generation, worker = in_flight(make_user, emulator, workers, "--stop-timeout", stop_timeout)
 
     for sent in range(1, signals + 1):
-        worker.send_signal(signal.SIGTERM)
+        workers.end("stopping")
         # Signals sent together would arrive as one: wait for each to be handled.
         wait_until(functools.partial(handled, workers, sent), what="the signal to be handled")
-    worker.wait(timeout=30)
+    assert worker.wait(timeout=30) == 0
 
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.PENDING
     assert generation.error_code == "worker_stopped"
     assert DBTaskResult.objects.filter(status="RUNNING").count() == 0
     assert DBTaskResult.objects.filter(status="READY").count() == 1  # queued once more
-    workers.start("next", "--batch")
-    wait_until(lambda: workers.started["next"].poll() is not None, what="the batch")
-    generation.refresh_from_db()
-    assert generation.status == GenerationStatus.SUCCEEDED
+    workers.start("next")
+    wait_until(lambda: Generation.objects.filter(status=GenerationStatus.SUCCEEDED).exists(),
+               what="the next worker to run it")
     # The held request was never answered: one paid call in all.
     assert [e.outcome for e in emulator.requests()] == ["hang", "ok"]
+    check_outcome(emulator, media_storage, workers)
 
 
 @pytest.mark.timeout(60)
 def test_a_sigterm_lets_the_generation_in_flight_finish(
-    make_user: Any, emulator: EmulatorServer, workers: Workers,
+    make_user: Any, emulator: EmulatorServer, workers: Workers, media_storage: Media,
 ) -> None:
     emulator.set_latency(1.0)
     generation = services.create_generation("Finished poster", owner=make_user(),
@@ -86,8 +86,9 @@ def test_a_sigterm_lets_the_generation_in_flight_finish(
     wait_until(lambda: emulator.requests() or Generation.objects.filter(
         pk=generation.pk, status=GenerationStatus.RUNNING).exists(), what="the run")
 
-    worker.send_signal(signal.SIGTERM)
+    workers.end("finishing")
 
     assert worker.wait(timeout=30) == 0
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.SUCCEEDED
+    check_outcome(emulator, media_storage, workers)

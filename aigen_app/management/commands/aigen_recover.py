@@ -80,6 +80,8 @@ class Command(BaseCommand):
         missing = [] if sweep_files is None else find_missing_files(mark=mark_missing)
         if as_json:
             self.stdout.write(json.dumps({**asdict(report), "deleted_files": swept,
+                                          "possible_double_charges":
+                                              report.possible_double_charges,
                                           "missing_files": [asdict(m) for m in missing]}))
             return
         for label, items in (("finished from its kept result", report.finished),
@@ -87,11 +89,14 @@ class Command(BaseCommand):
                              ("re-sent", report.resent),
                              ("reclaimed task row", report.reclaimed),
                              ("deleted file", swept), ("missing file", missing)):
+            # The next run of a lost run may pay the API a second time: say so per row.
+            doubt = " (a possible double charge)" if items is report.requeued else ""
             for item in items:
-                self.stdout.write(f"{label}: {item}")
+                self.stdout.write(f"{label}: {item}{doubt}")
         self.stdout.write(
             f"{len(report.finished)} finished from kept results, "
-            f"{len(report.requeued)} queued again, {len(report.failed)} failed, "
+            f"{len(report.requeued)} queued again (possible double charges), "
+            f"{len(report.failed)} failed, "
             f"{len(report.resent)} re-sent, {report.waiting} pending left in the queue, "
             f"{len(report.reclaimed)} task rows of dead workers reclaimed"
             + (f", {len(swept)} orphaned files deleted, {len(missing)} rows name missing "

@@ -10,17 +10,15 @@ from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from contextlib import ExitStack
 from typing import Any, NoReturn
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
-from django.test.utils import override_settings
+from django.db import connection, transaction
 
-from ... import services
-from ...client import provider_of
+from ... import client_factory, services
+from ...client import ProviderConfig, provider_of
 from ...client.openai_catalog import OPTION_NAMES
-from ...gateway import has_api_key
+from ...client_factory import has_api_key
 from ...models import Generation, GenerationStatus
 from ...storage import written_files
 from .. import arguments
@@ -85,6 +83,10 @@ class Command(BaseCommand):
             with interruptible():
                 generation = self._generate(options, owner, parent)
         except Interrupted as exc:
+            # The signal may have come mid-statement: the frames its traceback keeps
+            # hold a SQLite cursor whose read still locks the database, against the
+            # cancel below (closing the connection waits for its statements). Let go.
+            exc.__traceback__ = None
             raise self._interrupted(exc) from None
         self._report(generation, options)
 
@@ -98,19 +100,26 @@ class Command(BaseCommand):
             # output start inside it.
             with written_files(), transaction.atomic():
                 generation = self.started = self._start(options, owner, parent)
+                providers = None
                 if options["emulator"] or not has_api_key(generation.model):
-                    stack.enter_context(self._emulator(generation.model,
-                                                       explicit=options["emulator"]))
+                    providers = self._emulator(stack, generation.model,
+                                               explicit=options["emulator"])
                 progress = stack.enter_context(Progress(self.stderr))
+                # The command's options go to the client it runs with, explicitly:
+                # settings.AIGEN stays as the project wrote it.
+                stack.enter_context(client_factory.serving(client_factory.build_client(
+                    providers=providers, on_retry=progress.retried)))
                 progress.note("refining " + str(parent.id) if parent else "generating")
             # This process works on its own generation: a no-op when the task backend
-            # already ran it (immediate) or a worker claimed it first.
-            services.run_generation(str(generation.id))
+            # already ran it (immediate) or a worker claimed it first. Interrupted, it
+            # stays running for _interrupted to cancel (not queued again).
+            services.run_generation(str(generation.id), hand_back=False)
             return _wait_until_finished(generation)
 
     def _interrupted(self, exc: Interrupted) -> CommandError:
         """End this process's generation as canceled (a result arriving later is
         discarded) and say so in one line; the exit code is 128 + the signal number."""
+        connection.close()  # settle on a fresh connection: the old one stopped mid-statement
         started = self.started
         if started is None or not Generation.objects.filter(pk=started.pk).exists():
             return CommandError(f"interrupted ({exc}): nothing was recorded",
@@ -141,10 +150,12 @@ class Command(BaseCommand):
             raise CommandError(f"no generation with id {generation_id}",
                                returncode=EXIT_BAD_ARGUMENTS) from None
 
-    def _emulator(self, model: str, *, explicit: bool) -> ExitStack:
+    def _emulator(self, stack: ExitStack, model: str, *, explicit: bool
+                  ) -> dict[str, ProviderConfig]:
+        """Start the bundled emulator (until ``stack`` closes); the providers' keys and
+        base URLs that point at it."""
         from ...emulator import running_emulator
 
-        stack = ExitStack()
         emu = stack.enter_context(running_emulator())
         openai = provider_of(model) == "openai"
         reason = ("--emulator given" if explicit else
@@ -153,11 +164,8 @@ class Command(BaseCommand):
         url = emu.openai_base_url if openai else emu.base_url
         self.stderr.write(f"{reason}: using the bundled emulator at {url}")
         # Both providers point at it: one process, one emulator, whatever the model.
-        aigen = {**(getattr(settings, "AIGEN", None) or {}), "BASE_URL": emu.base_url,
-                 "API_KEY": "emulator-key", "OPENAI_BASE_URL": emu.openai_base_url,
-                 "OPENAI_API_KEY": "emulator-key"}
-        stack.enter_context(override_settings(AIGEN=aigen))
-        return stack
+        return {"gemini": ProviderConfig("emulator-key", emu.base_url),
+                "openai": ProviderConfig("emulator-key", emu.openai_base_url)}
 
     def _start(self, options: dict[str, Any], owner: Any, parent: Generation | None
                ) -> Generation:
