@@ -167,14 +167,21 @@ async def _to_the_end(step: Callable[..., T], *args: Any) -> tuple[T, bool]:
     return task.result(), cancelled
 
 
+class _DatabaseThreads(ThreadPoolExecutor):
+    """A thread pool that says how many threads it has (the executor keeps it private)."""
+
+    def __init__(self, size: int, thread_name_prefix: str) -> None:
+        super().__init__(size, thread_name_prefix=thread_name_prefix)
+        self.size = size
+
+
 @functools.cache
-def _database_threads() -> ThreadPoolExecutor:
+def _database_threads() -> _DatabaseThreads:
     """The threads ``arun_generation``'s database steps run on, each holding its own
     connection: ``AIGEN["DATABASE_THREADS"]``, read once per process. One
     (``sync_to_async``'s thread-sensitive default) put every run's claim, reads, files
     and recording in one line: B8 (docs/benchmarks.md) measured the effect."""
-    return ThreadPoolExecutor(int(aigen_settings.DATABASE_THREADS),
-                              thread_name_prefix="aigen-db")
+    return _DatabaseThreads(int(aigen_settings.DATABASE_THREADS), thread_name_prefix="aigen-db")
 
 
 def close_database_threads() -> None:
@@ -183,13 +190,13 @@ def close_database_threads() -> None:
     connections would keep its database from being dropped."""
     threads = _database_threads()
     _database_threads.cache_clear()
-    every_thread = threading.Barrier(threads._max_workers)  # one call on each thread
+    every_thread = threading.Barrier(threads.size)  # one call on each thread
 
     def close() -> None:
         every_thread.wait(timeout=30)
         connections.close_all()
 
-    for call in [threads.submit(close) for _ in range(threads._max_workers)]:
+    for call in [threads.submit(close) for _ in range(threads.size)]:
         call.result()
     threads.shutdown()
 
