@@ -86,7 +86,9 @@ class ProcrastinateBackend(BaseTaskBackend):
     """``enqueue`` defers a procrastinate job on the task's queue; the job runs in
     ``manage.py procrastinate worker`` processes on any machine sharing the database."""
 
-    generation_job = GENERATION_JOB  # the job recovery reads (services.task_rows)
+    # The job recovery reads (services.task_rows), and its argument naming the generation.
+    generation_job = GENERATION_JOB
+    generation_argument = "generation_id"  # run_generation_job's parameter
 
     supports_defer = True
     supports_async_task = False
@@ -104,7 +106,7 @@ class ProcrastinateBackend(BaseTaskBackend):
 
         job_kwargs: dict[str, Any]
         if task.module_path == run_generation_task.module_path:
-            name, job_kwargs = GENERATION_JOB, {"generation_id": str(args[0])}
+            name, job_kwargs = GENERATION_JOB, {self.generation_argument: str(args[0])}
         else:
             name, job_kwargs = TASK_JOB, {"module_path": task.module_path,
                                           "args": list(args), "kwargs": dict(kwargs)}

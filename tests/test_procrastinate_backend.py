@@ -1,18 +1,24 @@
 """The procrastinate backend. Its worker's connector waits out a lost connection: a
 query is repeated until it gets through (so no side task of the worker dies and stops
 it), the listener reconnects, and queries a repeat could do twice are left to fail. A
-task it could not run (one that takes a context) is refused when queued."""
+task it could not run (one that takes a context) is refused when queued; the argument
+recovery reads a generation job by is the job's own."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
 from procrastinate import PsycopgConnector, exceptions, sql
 
-from aigen_app.procrastinate_backend import ProcrastinateBackend, _OutageProofConnector
+from aigen_app.procrastinate_backend import (
+    ProcrastinateBackend,
+    _OutageProofConnector,
+    run_generation_job,
+)
 
 if TYPE_CHECKING:
     from django.tasks import task
@@ -124,3 +130,9 @@ def test_a_task_that_takes_a_context_is_refused_at_enqueue() -> None:
         backend.validate_task(with_context)
     assert type(refused.value).__name__ in {"InvalidTask", "InvalidTaskError"}
     backend.validate_task(without_context)
+
+
+def test_the_generation_argument_recovery_reads_is_the_job_s_parameter() -> None:
+    # The backend defers the job with it, and aigen_recover reads jobs' args by it.
+    job_parameters = inspect.signature(run_generation_job.func).parameters
+    assert list(job_parameters) == [ProcrastinateBackend.generation_argument]

@@ -59,17 +59,19 @@ def _task_rows() -> Any | None:
                                        task_path=queue.task_path)
 
 
-def _procrastinate_jobs() -> Any | None:
-    """The generation jobs when the configured backend is procrastinate's; else None.
+def _procrastinate_jobs() -> tuple[Any, str] | None:
+    """The generation jobs, and the job argument naming the generation, when the
+    configured backend is procrastinate's; else None.
 
-    The backend names its generation job (``generation_job``), so the services need not
-    import the task layer to recognise it."""
-    job_name = getattr(queueing.registered().backend(), "generation_job", None)
+    The backend names both (``generation_job``, ``generation_argument``), so the
+    services need not import the task layer to recognise them."""
+    backend = queueing.registered().backend()
+    job_name = getattr(backend, "generation_job", None)
     if job_name is None:
         return None
     from procrastinate.contrib.django.models import ProcrastinateJob
 
-    return ProcrastinateJob.objects.filter(task_name=job_name)
+    return ProcrastinateJob.objects.filter(task_name=job_name), backend.generation_argument
 
 
 def _dead_jobs(jobs: Any, stale_before: datetime) -> Any:
@@ -84,11 +86,11 @@ def _dead_jobs(jobs: Any, stale_before: datetime) -> Any:
         | Q(started_at__lt=stale_before))
 
 
-def _queued_jobs(jobs: Any, stale_before: datetime) -> QueuedTasks:
-    waiting = {str(args.get("generation_id")) for args in
+def _queued_jobs(jobs: Any, argument: str, stale_before: datetime) -> QueuedTasks:
+    waiting = {str(args.get(argument)) for args in
                jobs.filter(status="todo").values_list("args", flat=True)}
     dead = _dead_jobs(jobs, stale_before).values_list("pk", flat=True)
-    running = {str(args.get("generation_id")) for args in
+    running = {str(args.get(argument)) for args in
                jobs.filter(status="doing").exclude(pk__in=dead).values_list("args", flat=True)}
     return QueuedTasks(frozenset(waiting), frozenset(running))
 
@@ -120,9 +122,10 @@ def queued_tasks(*, stale_before: datetime) -> QueuedTasks | None:
     """The generations the database backend still holds a task for (RUNNING rows
     started before ``stale_before`` count as dead, not running); None when the
     backend's queue cannot be seen."""
-    jobs = _procrastinate_jobs()
-    if jobs is not None:
-        return _queued_jobs(jobs, stale_before)
+    generation_jobs = _procrastinate_jobs()
+    if generation_jobs is not None:
+        jobs, argument = generation_jobs
+        return _queued_jobs(jobs, argument, stale_before)
     rows = _task_rows()
     if rows is None:
         return None
@@ -144,9 +147,9 @@ def reclaim_dead_task_rows(*, stale_before: datetime, now: datetime) -> list[str
     ``stale_before`` (longer ago than any live run lasts: their worker died); returns
     their ids. Their generations are settled by ``recover_generations`` itself.
     procrastinate: its dead workers' jobs (``_dead_jobs``) are failed likewise."""
-    jobs = _procrastinate_jobs()
-    if jobs is not None:
-        return _reclaim_dead_jobs(jobs, stale_before)
+    generation_jobs = _procrastinate_jobs()
+    if generation_jobs is not None:
+        return _reclaim_dead_jobs(generation_jobs[0], stale_before)
     rows = _task_rows()
     if rows is None:
         return []
