@@ -11,13 +11,14 @@ import pytest
 from .emulator import ROOT
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(250)
 def test_quick_run_prints_every_benchmark() -> None:
     # B8 (worker processes on PostgreSQL) has a test of its own below: this run leaves it
-    # out rather than run it twice.
+    # out rather than run it twice. The timeout only stops a hung run: with the ``bench``
+    # extras (the official SDKs compared too) the run took 98 s, on a loaded machine more.
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--quick", "--only", "B1,B2,B3,B4,B5,B6,B7"],
-        cwd=ROOT, capture_output=True, text=True, timeout=110, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if " | " in line]
