@@ -123,6 +123,8 @@ async def arun_generation(generation_id: str) -> str:
     meanwhile: a claim is then handed back, and a result the API has returned is
     recorded (or kept with its receipt), never dropped half way.
     """
+    # ``_claim_when_due``, awaited step by step: its wait for an early delivery must
+    # not hold one of the few database threads.
     claimed, stopping = await _to_the_end(_claim, generation_id)
     if claimed is None and not stopping:
         wait = await _on_database_thread(_early_by)(generation_id)
