@@ -16,7 +16,7 @@ from rest_framework import serializers
 from .. import images, services
 from ..models import AssetType, Conversation, Generation, MediaAsset, Turn, TurnPart
 from ..services import rules
-from .strict import StrictInput
+from .strict import ObjectField, StrictInput
 
 # Where the viewsets' queryset puts a generation's asset links, in order.
 PREFETCHED_ASSET_LINKS = "prefetched_asset_links"
@@ -249,12 +249,13 @@ def _model(**kwargs: Any) -> serializers.CharField:
                                  allow_blank=True, **kwargs)
 
 
-def _options() -> serializers.DictField:
-    return serializers.DictField(
+def _options() -> ObjectField:
+    return ObjectField(
         child=serializers.CharField(max_length=40), required=False, default=dict,
         help_text="OpenAI image options the model takes: quality, output_format, "
                   "background, moderation (no input images), input_fidelity (with input "
-                  "images). Not inherited by refinements.")
+                  "images). Not inherited by refinements. In multipart form data: one "
+                  "part holding the object as JSON.")
 
 
 def _seed() -> serializers.IntegerField:

@@ -8,6 +8,10 @@ wrong generation instead of failing. Here:
 - a JSON body's values must have their field's JSON type (string, integer, boolean,
   array, or null where the field is nullable);
 - a field the serializer does not declare is refused, in JSON and form data alike;
+- an object field (``ObjectField``) is, in form data, one part holding the object as
+  JSON (OpenAPI's default encoding of an object property in multipart/form-data); its
+  values must have their JSON type there too (the REST framework would ignore the part
+  and use the default);
 - in form data, where every value is a string, ``null`` (like an empty value) is null
   for a nullable field, as the OpenAPI schema says; an empty value for a field that
   takes neither null nor blank is refused (not replaced by the default);
@@ -17,19 +21,35 @@ wrong generation instead of failing. Here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.http import QueryDict
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.utils import html
 
 NULL_IN_FORMS = ("", "null")
 # Query parameters every endpoint takes: the REST framework's renderer choice.
 COMMON_QUERY_PARAMETERS = frozenset({"format"})
 
 
+class ObjectField(serializers.DictField):
+    """A JSON object of ``child`` values. In form data: one part holding the object as
+    JSON, which ``StrictInput`` parses (the REST framework's own form reading, keys
+    like ``options.quality``, is not what the OpenAPI schema describes)."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary):
+            return dictionary.get(self.field_name, empty)
+        return super().get_value(dictionary)
+
+
 def json_type(field: serializers.Field[Any, Any, Any, Any]) -> tuple[type, ...] | None:
     """The Python types a JSON value of ``field`` may have (None: any)."""
+    if isinstance(field, serializers.DictField):
+        return (dict,)
     if isinstance(field, serializers.BooleanField):
         return (bool,)
     if isinstance(field, serializers.IntegerField):
@@ -57,6 +77,11 @@ def type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str 
             problem = type_error(field.child, item)
             if problem:
                 return f"Item {index}: {problem}"
+    if isinstance(field, serializers.DictField) and field.child is not None:
+        for key, item in value.items():
+            problem = type_error(field.child, item)
+            if problem:
+                return f"Key {key!r}: {problem}"
     return None
 
 
@@ -78,6 +103,7 @@ class StrictInput(serializers.Serializer[Any]):
         }
         if isinstance(data, QueryDict):
             errors.update(self._empty_in_form(data))
+            data = self._objects_from_form(data, errors)
             data = self._nulls_from_form(data)
         else:
             for name, value in data.items():
@@ -94,6 +120,30 @@ class StrictInput(serializers.Serializer[Any]):
         return {name: ["This field may not be empty."] for name, field in self.fields.items()
                 if name in data and "" in data.getlist(name) and not field.allow_null
                 and not getattr(field, "allow_blank", False)}
+
+    def _objects_from_form(self, data: QueryDict, errors: dict[str, list[str]]) -> QueryDict:
+        """The form's object parts parsed from JSON and type-checked; a part that is no
+        such object is a field error."""
+        names = [name for name, field in self.fields.items()
+                 if isinstance(field, ObjectField) and name in data and name not in errors]
+        if not names:
+            return data
+        data = data.copy()
+        for name in names:
+            raw = data.get(name)  # a file part (an upload) is no JSON text
+            try:
+                value = json.loads(raw) if isinstance(raw, str) else empty
+            except ValueError:
+                value = empty
+            if value is empty:
+                errors[name] = ["Expected a JSON object in this form part."]
+                continue
+            problem = type_error(self.fields[name], value)
+            if problem:
+                errors[name] = [problem]
+            else:
+                data[name] = value
+        return data
 
     def _nulls_from_form(self, data: QueryDict) -> QueryDict:
         nullable = [name for name, field in self.fields.items()

@@ -26,7 +26,8 @@ def refused(response: Any, field: str) -> None:
 @pytest.mark.parametrize(("field", "value"), [
     ("model", 0), ("prompt", 0), ("enable_grounding", 0), ("enable_grounding", "true"),
     ("width", "640"), ("width", 64.0), ("seed", True), ("media_assets", "abc"),
-    ("media_assets", [1]), ("title", None), ("prompt", None),
+    ("media_assets", [1]), ("title", None), ("prompt", None), ("options", "quality=low"),
+    ("options", {"quality": 5}), ("options", {"quality": None}),
 ])
 def test_a_wrong_json_type_is_refused(api: APIClient, field: str, value: Any) -> None:
     body = {"prompt": "A fox", "width": 64, "height": 48, field: value}
@@ -107,3 +108,20 @@ def test_an_empty_form_value_is_refused_not_defaulted(api: APIClient, field: str
 @pytest.mark.parametrize("param", ["search", "model"])
 def test_a_nul_character_in_free_text_is_refused(api: APIClient, param: str) -> None:
     refused(api.get(URL, {param: "light\x00house"}), param)
+
+
+def test_an_object_in_form_data_is_one_json_part(api: APIClient) -> None:
+    # OpenAPI's default encoding of an object property in multipart/form-data.
+    response = api.post(URL, {"prompt": "A kite", "model": "gpt-image-1.5",
+                              "options": '{"quality": "low"}'}, format="multipart")
+
+    assert response.status_code == 202, response.json()
+    assert Generation.objects.get().options == {"quality": "low"}
+
+
+@pytest.mark.parametrize("part", ["quality=low", '["low"]', '{"quality": 5}', "null"])
+def test_a_form_part_that_is_no_object_of_strings_is_refused(api: APIClient,
+                                                               part: str) -> None:
+    refused(api.post(URL, {"prompt": "A kite", "model": "gpt-image-1.5", "options": part},
+                     format="multipart"), "options")
+    assert not Generation.objects.exists()
