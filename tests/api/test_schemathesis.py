@@ -87,6 +87,8 @@ def run_operation(operation: Any, base_url: str, headers: dict[str, str],
     fuzz()
 
 
+# A hang guard that grows with the examples (15 took 14 s here, 200 took 143 s).
+@pytest.mark.timeout(120 + 2 * EXAMPLES)
 def test_every_operation_conforms_to_the_schema(
     live_server: Any, alice: Any, aigen_emulator: EmulatorServer
 ) -> None:
