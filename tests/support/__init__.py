@@ -227,10 +227,14 @@ def reply_parts(generation: Any) -> list[Any]:
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 60,
-               what: str = "the condition", interval: float = POLL_INTERVAL) -> None:
+               what: str = "the condition", interval: float = POLL_INTERVAL,
+               explain: Callable[[], str] | None = None) -> None:
     """Poll ``condition`` until it holds (another process's or thread's progress, which
-    no event of ours can signal); fail naming ``what`` after ``timeout`` seconds."""
+    no event of ours can signal); fail naming ``what`` after ``timeout`` seconds, with
+    what ``explain`` then says (the state a failure needs to be understood)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}"
+                                 + (f"\n{explain()}" if explain is not None else ""))
         time.sleep(interval)

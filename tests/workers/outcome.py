@@ -120,3 +120,16 @@ def check_outcome(emulator: EmulatorServer, media: Media, workers: Workers | Non
     assert outcome.receipts == [], outcome.summary()
     assert outcome.exited == {}, outcome.summary()
     return outcome
+
+
+def state_of(workers: Workers, emulator: EmulatorServer | None = None) -> str:
+    """What a scenario that timed out left: the generations not succeeded, the API calls,
+    each worker's exit status and the end of its log (for ``wait_until``'s ``explain``)."""
+    lines = [f"{g.pk}: {g.status} attempts={g.attempts} {g.error_code} {g.error_message[:120]}"
+             for g in Generation.objects.exclude(status=GenerationStatus.SUCCEEDED)]
+    if emulator is not None:
+        lines.append(f"API calls: {[e.outcome for e in emulator.requests()]}")
+    for name, code in workers.alive().items():
+        tail = workers.log(name).splitlines()[-15:]
+        lines += [f"worker {name} (exit status {code}), its log's end:", *tail]
+    return "\n".join(lines)

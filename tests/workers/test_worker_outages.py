@@ -5,6 +5,7 @@ API call each, and no task row is left RUNNING."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from tests.support import Media, wait_until
 
-from .outcome import check_outcome
+from .outcome import check_outcome, state_of
 from .proxy import TcpProxy
 from .workers import Workers, through
 
@@ -58,10 +59,11 @@ def test_workers_wait_out_a_database_outage(
         time.sleep(OUTAGE)
         assert workers.exited_on_their_own() == {}
 
+    explain = functools.partial(state_of, workers, emulator)
     wait_until(lambda: count(GenerationStatus.SUCCEEDED) == GENERATIONS, timeout=60,
-               what="every generation to succeed")
+               what="every generation to succeed", explain=explain)
     wait_until(lambda: not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists(),
-               timeout=10, what="every task row to be recorded")
+               timeout=10, what="every task row to be recorded", explain=explain)
     check_outcome(emulator, media_storage, workers)
     assert any("saving its paid result: the database is unreachable" in workers.log(n)
                for n in ("w1", "w2"))
