@@ -1,7 +1,8 @@
 """``manage.py aigen_worker`` outlives a database outage: real worker processes, their
 database behind a proxy the test cuts, first while they wait for work, then for 15 s
 while generations are in flight. No worker exits, every generation succeeds with one
-API call each, and no task row is left RUNNING."""
+API call each, and no task row is left RUNNING. A claim whose answer an outage lost is
+handed back by its worker, not left RUNNING until recovery."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def test_workers_wait_out_a_database_outage(
     emulator.set_latency(1.0)
 
     # And for 15 s while generations are in flight: their results are saved afterwards.
+    # (A call in flight at the cut answers within the outage: its save meets it.)
     wait_until(lambda: count(GenerationStatus.SUCCEEDED) >= 1, what="a first success")
+    wait_until(lambda: count(GenerationStatus.RUNNING) >= 1, what="a call in flight")
     with database_proxy.outage("cut"):
         time.sleep(OUTAGE)
         assert workers.exited_on_their_own() == {}
@@ -68,3 +71,29 @@ def test_workers_wait_out_a_database_outage(
     assert any("saving its paid result: the database is unreachable" in workers.log(n)
                for n in ("w1", "w2"))
     assert workers.stop_all() == {"w1": 0, "w2": 0}
+
+
+@pytest.mark.timeout(90)
+def test_a_claim_whose_answer_the_outage_lost_is_handed_back(
+    make_user: Any, emulator: EmulatorServer, media_storage: Media, tmp_path: Path,
+    database_proxy: TcpProxy, processes: Callable[..., Any],
+) -> None:
+    workers = Workers(processes, tmp_path, emulator, media_storage,
+                      database=through(database_proxy.port))
+    generation = services.create_generation("Lost claim poster", owner=make_user(),
+                                            width=64, height=64)
+    # The worker's claim committed, then the connection went before the answer came:
+    # its task row is RUNNING, claimed by w1, and w1 never heard of it.
+    DBTaskResult.objects.get().claim("w1")
+    workers.start("w1")
+    with database_proxy.outage("cut"):
+        wait_until(lambda: "the task queue: the database is unreachable" in workers.log("w1"),
+                   what="the worker to meet the outage")
+
+    wait_until(lambda: Generation.objects.filter(pk=generation.pk,
+                                                 status=GenerationStatus.SUCCEEDED).exists(),
+               timeout=30, what="the lost claim to run",
+               explain=functools.partial(state_of, workers, emulator))
+    assert "handed back 1 task row(s) it claimed as the database went away" in workers.log("w1")
+    assert workers.stop_all() == {"w1": 0}
+    check_outcome(emulator, media_storage, workers)

@@ -7,7 +7,11 @@ that worker does not do (it exits on any database error but a locked SQLite file
 
 - **Database outages**: the worker waits with backoff until the database answers again
   (one warning per outage) and carries on; a task's outcome is saved the same way, so
-  no task row is left RUNNING because the outage began just as its task ended.
+  no task row is left RUNNING because the outage began just as its task ended. A claim
+  whose commit went through but whose answer was lost with the connection would leave
+  its row RUNNING with no worker running it (and its generation pending until
+  ``aigen_recover`` reclaims the row after the run deadline): after an outage the worker
+  hands such rows of its own back to the queue before it fetches again.
 - **Stop timeout**: on SIGTERM (or SIGINT) the task in flight may finish for at most
   ``--stop-timeout`` seconds; then, or at a second signal, the generation goes back to
   the queue at once (its result, if the API already answered, is kept: see
@@ -26,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from django.db import connection
+from django_tasks_db.compat import TaskResultStatus  # django.tasks' or the backport's
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
@@ -70,6 +75,21 @@ class Worker(db_worker.Worker):
             self.startup_delay = False
             through_outage(_database_answers, until=None,
                            what=f"worker {self.worker_id}: the task queue")
+            through_outage(self._hand_back_lost_claims, until=None,
+                           what=f"worker {self.worker_id}: its lost claims")
+
+    def _hand_back_lost_claims(self) -> None:
+        """Put back to READY the rows this worker claimed last but does not run: between
+        tasks, it runs none, so a RUNNING row it claimed last is a claim whose answer
+        the outage lost. Were the row still run somewhere (two workers given one
+        ``--worker-id``), its generation's own claim keeps it from running twice."""
+        rows = DBTaskResult.objects.running().filter(backend_name=self.backend_name)
+        lost = [row.pk for row in rows.only("pk", "worker_ids")
+                if row.worker_ids and row.worker_ids[-1] == self.worker_id]
+        if lost and (handed_back := rows.filter(pk__in=lost).update(
+                status=TaskResultStatus.READY, started_at=None)):
+            logger.warning("worker %s: handed back %d task row(s) it claimed as the "
+                           "database went away", self.worker_id, handed_back)
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         save = db_task_result.save
