@@ -25,7 +25,7 @@ from aigen_app.services.running import run_deadline
 from tests.support import Media, wait_until
 
 from .engine_workers import engine_workers, jobs, procrastinate_tasks
-from .outcome import check_outcome
+from .outcome import check_outcome, state_of
 from .proxy import TcpProxy
 from .workers import Workers, through
 
@@ -70,7 +70,8 @@ def check_all_settled(emulator: EmulatorServer, media: Media, workers: Workers) 
     """Every generation succeeded and every job is recorded; then the outcome check, and
     the worker, still up, stops cleanly."""
     wait_until(lambda: count(GenerationStatus.SUCCEEDED) == Generation.objects.count(),
-               timeout=60, what="every generation to succeed")
+               timeout=60, what="every generation to succeed",
+               explain=lambda: state_of(workers, emulator))
     wait_until(lambda: not jobs().exclude(status="succeeded").exists(),
                timeout=30, what="every job to be recorded")
     check_outcome(emulator, media, workers)
@@ -140,7 +141,7 @@ def test_a_killed_worker_s_generations_are_recovered_and_run_again(
 
     workers.start("next", "--concurrency", "8")
     wait_until(lambda: count(GenerationStatus.SUCCEEDED) == 3, timeout=60,
-               what="every generation to succeed")
+               what="every generation to succeed", explain=lambda: state_of(workers, emulator))
     # The killed run's requests were never answered: one paid call each.
     assert sorted(paid_calls(emulator).values()) == [1, 1, 1]
     wait_until(lambda: not jobs().filter(status__in=("doing", "todo")).exists(), timeout=30,

@@ -17,7 +17,7 @@ from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from tests.support import Media, wait_until
 
-from .outcome import check_outcome
+from .outcome import check_outcome, state_of
 from .workers import Workers, shared_limiter
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -43,7 +43,8 @@ def test_a_backlog_behind_long_cooldowns_drains_through_workers(
         services.create_generation(f"Cooldown poster {i}", owner=owner, width=64, height=64)
 
     wait_until(lambda: Generation.objects.filter(status=GenerationStatus.SUCCEEDED).count()
-               == BACKLOG, what="the backlog to drain")
+               == BACKLOG, what="the backlog to drain",
+               explain=lambda: state_of(workers, emulator))
     # A row turns succeeded before its run drops its receipt: let the runs end first.
     assert workers.stop_all() == {"w1": 0, "w2": 0}
 

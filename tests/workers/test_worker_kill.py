@@ -26,7 +26,7 @@ from aigen_app.models import Generation, GenerationStatus
 from aigen_app.services.running import run_deadline
 from tests.support import Media, wait_until
 
-from .outcome import check_outcome
+from .outcome import check_outcome, state_of
 from .workers import Workers
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -79,7 +79,7 @@ def test_a_killed_worker_costs_one_counted_double_charge(
     assert report["reclaimed"] == [str(victims_row.pk)]
     assert [r for r in caplog.records if "possible double charge" in r.getMessage()]
     wait_until(lambda: count(GenerationStatus.SUCCEEDED) == GENERATIONS,
-               what="the lost run to run again")
+               what="the lost run to run again", explain=lambda: state_of(workers, emulator))
     # A row turns succeeded before its run drops its receipt: let the runs end first.
     wait_until(lambda: not DBTaskResult.objects.filter(status__in=("READY", "RUNNING")).exists(),
                timeout=10, what="every task row to be recorded")

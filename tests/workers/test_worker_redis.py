@@ -16,7 +16,7 @@ from aigen_app.emulator import EmulatorServer
 from aigen_app.models import Generation, GenerationStatus
 from tests.support import Media, wait_until
 
-from .outcome import check_outcome
+from .outcome import check_outcome, state_of
 from .proxy import TcpProxy
 from .workers import Workers, shared_limiter
 
@@ -60,7 +60,8 @@ def test_workers_run_generations_while_redis_is_away(
     with proxy.outage("stall"):
         time.sleep(STALL)
         assert workers.exited_on_their_own() == {}
-    wait_until(lambda: succeeded() == BEFORE + DURING, what="every generation to succeed")
+    wait_until(lambda: succeeded() == BEFORE + DURING, what="every generation to succeed",
+               explain=lambda: state_of(workers, emulator))
     # A row turns succeeded before its run drops its receipt: let the runs end first.
     assert workers.stop_all() == {"w1": 0, "w2": 0}
 
