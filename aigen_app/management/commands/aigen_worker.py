@@ -16,7 +16,9 @@ that worker does not do (it exits on any database error but a locked SQLite file
   ``--stop-timeout`` seconds; then, or at a second signal, the generation goes back to
   the queue at once (its result, if the API already answered, is kept: see
   ``services.receipts``) and the worker exits. Give the supervisor a longer timeout
-  than this one (systemd's ``TimeoutStopSec``; see docs/workers.md).
+  than this one (systemd's ``TimeoutStopSec``; see docs/workers.md). An idle worker
+  exits at once, but one the signal meets inside its fetch's transaction lets the fetch
+  end first (exiting mid-query left the transaction unable to roll back: exit status 1).
 
 Options are ``db_worker``'s, plus ``--stop-timeout``.
 """
@@ -51,9 +53,20 @@ class Worker(db_worker.Worker):
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         if self.running and self.running_task:
             # The first signal: let the task finish, within the stop timeout.
-            signal.signal(signal.SIGALRM, self._stop_now)
-            signal.setitimer(signal.ITIMER_REAL, max(self.stop_timeout, 0.001))
+            self._arm_stop_timeout()
+        elif self.running and connection.in_atomic_block:
+            # Idle, but inside the fetch's transaction: db_worker would sys.exit() here,
+            # in the middle of its query, fail to roll back and exit 1. The loop ends
+            # when the fetch does (a task it claimed meanwhile runs under the timeout).
+            logger.warning("Received %s - shutting down gracefully... (press Ctrl+C again "
+                           "to force)", signal.strsignal(signum))
+            self.running = False
+            return
         super().shutdown(signum, frame)
+
+    def _arm_stop_timeout(self) -> None:
+        signal.signal(signal.SIGALRM, self._stop_now)
+        signal.setitimer(signal.ITIMER_REAL, max(self.stop_timeout, 0.001))
 
     def _stop_now(self, signum: int, frame: FrameType | None) -> None:
         logger.warning("worker %s: the %gs stop timeout passed; handing its task back",
@@ -92,6 +105,8 @@ class Worker(db_worker.Worker):
                            "database went away", self.worker_id, handed_back)
 
     def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
+        if not self.running:  # the stop came while this task was being claimed
+            self._arm_stop_timeout()
         save = db_task_result.save
 
         def save_through_outage(*args: Any, **kwargs: Any) -> None:
