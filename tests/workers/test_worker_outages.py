@@ -36,13 +36,19 @@ def count(status: GenerationStatus) -> int:
 OUTAGE = 15.0  # seconds: the outage that killed every db_worker in the issue's measurement
 
 
+@pytest.fixture
+def workers(processes: Callable[..., Any], tmp_path: Path, emulator: EmulatorServer,
+            media_storage: Media, database_proxy: TcpProxy) -> Workers:
+    """Workers whose database is behind the proxy the test cuts."""
+    return Workers(processes, tmp_path, emulator, media_storage,
+                   database=through(database_proxy.port))
+
+
 @pytest.mark.timeout(150)
 def test_workers_wait_out_a_database_outage(
-    make_user: Any, emulator: EmulatorServer, media_storage: Media, tmp_path: Path,
-    database_proxy: TcpProxy, processes: Callable[..., Any],
+    make_user: Any, emulator: EmulatorServer, media_storage: Media, workers: Workers,
+    database_proxy: TcpProxy,
 ) -> None:
-    workers = Workers(processes, tmp_path, emulator, media_storage,
-                      database=through(database_proxy.port))
     for name in ("w1", "w2"):
         workers.start(name)
     # Idle workers poll the queue: the outage meets them there.
@@ -77,11 +83,9 @@ def test_workers_wait_out_a_database_outage(
 
 @pytest.mark.timeout(90)
 def test_a_claim_whose_answer_the_outage_lost_is_handed_back(
-    make_user: Any, emulator: EmulatorServer, media_storage: Media, tmp_path: Path,
-    database_proxy: TcpProxy, processes: Callable[..., Any],
+    make_user: Any, emulator: EmulatorServer, media_storage: Media, workers: Workers,
+    database_proxy: TcpProxy,
 ) -> None:
-    workers = Workers(processes, tmp_path, emulator, media_storage,
-                      database=through(database_proxy.port))
     generation = services.create_generation("Lost claim poster", owner=make_user(),
                                             width=64, height=64)
     # The worker's claim committed, then the connection went before the answer came:
