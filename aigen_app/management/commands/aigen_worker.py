@@ -86,10 +86,9 @@ class Worker(db_worker.Worker):
                             self.worker_id, exc)
             # No thundering herd of workers at start-up: only after an outage.
             self.startup_delay = False
-            through_outage(_database_answers, until=None,
-                           what=f"worker {self.worker_id}: the task queue")
+            # Waits for the database to answer, then hands back what the outage lost.
             through_outage(self._hand_back_lost_claims, until=None,
-                           what=f"worker {self.worker_id}: its lost claims")
+                           what=f"worker {self.worker_id}: the task queue")
 
     def _hand_back_lost_claims(self) -> None:
         """Put back to READY the rows this worker claimed last but does not run: between
@@ -115,11 +114,6 @@ class Worker(db_worker.Worker):
 
         db_task_result.save = save_through_outage  # type: ignore[method-assign]
         super().run_task(db_task_result)
-
-
-def _database_answers() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
 
 
 class Command(db_worker.Command):
